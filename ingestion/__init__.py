@@ -1,0 +1,1 @@
+"""Ingestion: the catalog, the Celery app and tasks, and the parse → chunk → embed → index pipeline."""

@@ -1,0 +1,218 @@
+"""Catalog reads and writes used by the API: knowledge bases, files, tasks, chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ingestion.catalog.database import Database
+from ingestion.catalog.models import Chunk, File, FileStatus, KnowledgeBase, Task, utcnow
+from ingestion.errors import Conflict, NotFound
+
+
+def create_kb(db: Database, name: str, description: str, embedder: str, dim: int) -> KnowledgeBase:
+    """Create a knowledge base.
+
+    Raises:
+        Conflict: the name is taken.
+    """
+    try:
+        with db.write() as s:
+            kb = KnowledgeBase(name=name, description=description, embedder=embedder, dim=dim)
+            s.add(kb)
+            s.flush()
+            return kb
+    except IntegrityError as exc:
+        raise Conflict(f"knowledge base {name!r} already exists", code="kb_exists") from exc
+
+
+def list_kbs(db: Database) -> list[tuple[KnowledgeBase, int, int]]:
+    """Every knowledge base with its file and chunk counts."""
+    with db.read() as s:
+        files = (
+            select(File.kb_id, func.count(File.id).label("n"), func.sum(File.chunks).label("c"))
+            .group_by(File.kb_id)
+            .subquery()
+        )
+        rows = s.execute(
+            select(KnowledgeBase, files.c.n, files.c.c)
+            .outerjoin(files, files.c.kb_id == KnowledgeBase.id)
+            .order_by(KnowledgeBase.name)
+        ).all()
+        return [(kb, int(n or 0), int(c or 0)) for kb, n, c in rows]
+
+
+def get_kb(db: Database, name: str) -> KnowledgeBase:
+    """Raises: NotFound."""
+    with db.read() as s:
+        kb = s.scalar(select(KnowledgeBase).where(KnowledgeBase.name == name))
+        if kb is None:
+            raise NotFound(f"knowledge base {name!r} does not exist", code="kb_not_found")
+        return kb
+
+
+def delete_kb(db: Database, kb_id: int) -> list[str]:
+    """Delete a knowledge base with its files and chunks; returns the sha256s it referenced."""
+    with db.write() as s:
+        shas = list(s.scalars(select(File.sha256).where(File.kb_id == kb_id)))
+        s.execute(delete(Chunk).where(Chunk.kb_id == kb_id))
+        s.execute(delete(Task).where(Task.file_id.in_(select(File.id).where(File.kb_id == kb_id))))
+        s.execute(delete(File).where(File.kb_id == kb_id))
+        s.execute(delete(KnowledgeBase).where(KnowledgeBase.id == kb_id))
+        return shas
+
+
+@dataclass(frozen=True)
+class Registration:
+    file: File
+    created: bool
+
+
+def register_file(
+    db: Database, kb_id: int, sha256: str, name: str, size: int, mime: str, task_id: str
+) -> Registration:
+    """Record an upload, or find the file with the same bytes already in this knowledge base.
+
+    The UNIQUE(kb_id, sha256) constraint is what makes concurrent duplicate uploads safe.
+    """
+    existing = _file_by_sha(db, kb_id, sha256)
+    if existing is not None:
+        return Registration(existing, created=False)
+    try:
+        with db.write() as s:
+            file = File(kb_id=kb_id, sha256=sha256, name=name, size=size, mime=mime, task_id=task_id)
+            s.add(file)
+            s.flush()
+            s.add(Task(id=task_id, file_id=file.id))
+            return Registration(file, created=True)
+    except IntegrityError:
+        existing = _file_by_sha(db, kb_id, sha256)
+        if existing is None:
+            raise
+        return Registration(existing, created=False)
+
+
+def _file_by_sha(db: Database, kb_id: int, sha256: str) -> File | None:
+    with db.read() as s:
+        return s.scalar(select(File).where(File.kb_id == kb_id, File.sha256 == sha256))
+
+
+def mark_enqueued(db: Database, file_id: int, task_id: str) -> None:
+    with db.write() as s:
+        s.execute(
+            update(File).where(File.id == file_id, File.task_id == task_id).values(enqueued=True)
+        )
+
+
+def list_files(db: Database, kb_id: int) -> Sequence[File]:
+    with db.read() as s:
+        return s.scalars(select(File).where(File.kb_id == kb_id).order_by(File.id)).all()
+
+
+def get_file(db: Database, kb_id: int, file_id: int) -> File:
+    """Raises: NotFound."""
+    with db.read() as s:
+        file = s.scalar(select(File).where(File.id == file_id, File.kb_id == kb_id))
+        if file is None:
+            raise NotFound(f"file {file_id} does not exist in this knowledge base", code="file_not_found")
+        return file
+
+
+def delete_file(db: Database, kb_id: int, file_id: int) -> File:
+    """Delete a file's row and chunks and bump the KB's version, in one transaction.
+
+    Raises:
+        NotFound: no such file in this knowledge base.
+    """
+    with db.write() as s:
+        file = s.scalar(select(File).where(File.id == file_id, File.kb_id == kb_id))
+        if file is None:
+            raise NotFound(f"file {file_id} does not exist in this knowledge base", code="file_not_found")
+        s.execute(delete(Chunk).where(Chunk.file_id == file_id))
+        s.execute(delete(Task).where(Task.file_id == file_id))
+        s.delete(file)
+        _bump_version(s, kb_id)
+        return file
+
+
+def reset_for_reingest(db: Database, kb_id: int, file_id: int, task_id: str) -> File:
+    """Queue a file again under a new task id; its chunks stay searchable until the rerun commits.
+
+    Raises:
+        NotFound: no such file in this knowledge base.
+    """
+    with db.write() as s:
+        file = s.scalar(select(File).where(File.id == file_id, File.kb_id == kb_id))
+        if file is None:
+            raise NotFound(f"file {file_id} does not exist in this knowledge base", code="file_not_found")
+        file.status = FileStatus.QUEUED
+        file.stage = None
+        file.progress = 0.0
+        file.progress_current = file.progress_total = 0
+        file.error = file.error_code = None
+        file.attempts = 0
+        file.task_id = task_id
+        file.enqueued = False
+        file.lease_owner = None
+        file.lease_expires_at = None
+        file.updated_at = utcnow()
+        s.add(Task(id=task_id, file_id=file.id))
+        return file
+
+
+def get_task(db: Database, task_id: str) -> tuple[Task, File]:
+    """Raises: NotFound."""
+    with db.read() as s:
+        row = s.execute(
+            select(Task, File).join(File, File.id == Task.file_id).where(Task.id == task_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"task {task_id!r} is unknown", code="task_not_found")
+        return row[0], row[1]
+
+
+def done_generations(db: Database, kb_id: int) -> tuple[int, dict[int, int]]:
+    """The KB's version and {file_id: generation} of its done files, read in one snapshot."""
+    with db.read() as s:
+        version = s.scalar(select(KnowledgeBase.version).where(KnowledgeBase.id == kb_id))
+        rows = s.execute(
+            select(File.id, File.generation).where(
+                File.kb_id == kb_id, File.status == FileStatus.DONE
+            )
+        ).all()
+        return int(version or 0), {fid: gen for fid, gen in rows}
+
+
+def kb_version(db: Database, kb_id: int) -> int:
+    with db.read() as s:
+        return int(s.scalar(select(KnowledgeBase.version).where(KnowledgeBase.id == kb_id)) or 0)
+
+
+def chunks_by_ids(db: Database, kb_id: int, ids: Sequence[int]) -> dict[int, tuple[Chunk, str]]:
+    """Chunks of done files by id, with their file names; ids of deleted files are left out."""
+    if not ids:
+        return {}
+    with db.read() as s:
+        rows = s.execute(
+            select(Chunk, File.name)
+            .join(File, File.id == Chunk.file_id)
+            .where(Chunk.id.in_(list(ids)), Chunk.kb_id == kb_id, File.status == FileStatus.DONE)
+        ).all()
+        return {chunk.id: (chunk, name) for chunk, name in rows}
+
+
+def sha_in_use(db: Database, sha256: str) -> bool:
+    with db.read() as s:
+        return s.scalar(select(func.count(File.id)).where(File.sha256 == sha256)) != 0
+
+
+def _bump_version(s: Session, kb_id: int) -> None:
+    s.execute(
+        update(KnowledgeBase)
+        .where(KnowledgeBase.id == kb_id)
+        .values(version=KnowledgeBase.version + 1)
+    )

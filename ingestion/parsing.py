@@ -1,0 +1,70 @@
+"""Documents to text elements, through LangChain's `UnstructuredLoader` running locally."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingestion import unstructured_offline
+from ingestion.errors import DocumentError
+
+log = logging.getLogger(__name__)
+
+# Metadata worth keeping on a chunk for citations ("p. 12", a sheet name, a section).
+_KEPT_METADATA = ("page_number", "page_name", "filetype", "languages")
+
+
+@dataclass(frozen=True)
+class Element:
+    text: str
+    category: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_document(path: Path, extension: str) -> list[Element]:
+    """Partition a stored upload into text elements.
+
+    Stored uploads have no extension (they are named by their sha256), so the file is presented to
+    unstructured under a neutral name with the right one.
+
+    Raises:
+        DocumentError: the file cannot be parsed or holds no text.
+    """
+    unstructured_offline.apply()
+    from langchain_unstructured import UnstructuredLoader
+
+    with tempfile.TemporaryDirectory(prefix="kb-parse-") as tmp:
+        link = Path(tmp) / f"document{extension}"
+        os.symlink(path.resolve(), link)
+        try:
+            loader = UnstructuredLoader(
+                file_path=str(link),
+                strategy="fast",
+                include_page_breaks=False,
+                languages=["eng", "chi_sim"],
+            )
+            documents = list(loader.lazy_load())
+        except Exception as exc:  # any parser failure is a property of this file
+            raise DocumentError(_describe(exc, extension)) from exc
+    elements = []
+    for doc in documents:
+        text = (doc.page_content or "").strip()
+        if not text:
+            continue
+        meta = {k: doc.metadata[k] for k in _KEPT_METADATA if doc.metadata.get(k) is not None}
+        elements.append(Element(text, str(doc.metadata.get("category", "Text")), meta))
+    if not elements:
+        raise DocumentError("no text could be extracted from this file", code="empty_document")
+    return elements
+
+
+def _describe(exc: Exception, extension: str) -> str:
+    name = type(exc).__name__
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if extension == ".pdf":
+        return f"the PDF cannot be read (corrupt, truncated or encrypted): {name}: {message}"[:500]
+    return f"the {extension} file cannot be parsed: {name}: {message}"[:500]

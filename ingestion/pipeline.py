@@ -1,0 +1,160 @@
+"""Ingest one file: parse → chunk → embed → write its segment → commit its chunks.
+
+Safe to run twice: the claim takes a lease (a second run of the same file steps back), chunk ids
+are deterministic, the segment is replaced atomically, and chunks, status and the KB version
+change in one transaction at the end. A crash before that commit leaves the file `processing`
+with a lease that expires; the rerun redoes the work and nothing is doubled.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import PurePosixPath
+
+import numpy as np
+
+from ingestion.catalog import jobs
+from ingestion.catalog.database import Database
+from ingestion.chunking import chunk_elements
+from ingestion.errors import DocumentError, UnsupportedFile
+from ingestion.filetypes import detect_kind
+from ingestion.parsing import parse_document
+from ingestion.settings import IngestionSettings
+from ingestion.uploads import UploadStore
+from vectorstore import Embedder, Segment, SegmentStore
+from vectorstore.ids import MAX_CHUNKS_PER_FILE, chunk_id
+
+log = logging.getLogger(__name__)
+
+# Chunks embedded between two progress reports.
+EMBED_PROGRESS_STEP = 64
+
+ProgressCallback = Callable[[str, int, int, float], None]
+
+# Share of the progress bar each stage covers; embedding dominates the time.
+_STAGE_SPAN = {"parsing": (0.0, 0.1), "chunking": (0.1, 0.15), "embedding": (0.15, 0.95), "indexing": (0.95, 1.0)}
+
+
+@dataclass
+class IngestionContext:
+    db: Database
+    uploads: UploadStore
+    segments: SegmentStore
+    settings: IngestionSettings
+    embedder_factory: Callable[[], Embedder]
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return self.embedder_factory()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    file_id: int
+    status: str  # done | failed | skipped | lost
+    chunks: int = 0
+    error: str | None = None
+
+
+def ingest(ctx: IngestionContext, file_id: int, on_progress: ProgressCallback | None = None) -> Outcome:
+    """Run the whole ingestion of one file.
+
+    Raises:
+        Exception: unexpected faults (database, disk) propagate, with the file handed back to the
+            queue, so the caller can retry; faults of the document itself end as `failed`.
+    """
+    owner = uuid.uuid4().hex
+    claim = jobs.claim(ctx.db, file_id, owner, ctx.settings.lease_s)
+    if claim is None:
+        return Outcome(file_id, "skipped")
+    if claim.attempts > ctx.settings.max_attempts:
+        reason = f"gave up after {claim.attempts - 1} attempts that crashed or timed out"
+        jobs.fail(ctx.db, file_id, owner, "parse_crash", reason)
+        return Outcome(file_id, "failed", error=reason)
+
+    heartbeat = _Heartbeat(ctx.db, file_id, owner, ctx.settings.lease_s)
+    heartbeat.start()
+    try:
+        return _run(ctx, claim, owner, on_progress)
+    except (DocumentError, UnsupportedFile) as exc:
+        jobs.fail(ctx.db, file_id, owner, exc.code, exc.detail)
+        return Outcome(file_id, "failed", error=exc.detail)
+    except BaseException:
+        jobs.release(ctx.db, file_id, owner)
+        raise
+    finally:
+        heartbeat.stop()
+
+
+def _run(ctx: IngestionContext, claim: jobs.Claim, owner: str, on_progress: ProgressCallback | None) -> Outcome:
+    def report(stage: str, current: int, total: int) -> None:
+        start, end = _STAGE_SPAN[stage]
+        fraction = start + (end - start) * (current / total if total else 1.0)
+        jobs.report(ctx.db, claim.file_id, owner, stage, current, total, fraction)
+        if on_progress:
+            on_progress(stage, current, total, fraction)
+
+    report("parsing", 0, 1)
+    path = ctx.uploads.path(claim.sha256)
+    if not path.exists():
+        raise DocumentError("the uploaded bytes are missing from the data dir", code="upload_missing")
+    with path.open("rb") as handle:
+        head = handle.read(8192)
+    kind = detect_kind(claim.name, head, path)
+    elements = parse_document(path, kind.extension)
+
+    report("chunking", 0, 1)
+    drafts = chunk_elements(elements, ctx.settings.chunk_size, ctx.settings.chunk_overlap)
+    if not drafts:
+        raise DocumentError("no text could be extracted from this file", code="empty_document")
+    if len(drafts) > MAX_CHUNKS_PER_FILE:
+        raise DocumentError(f"the file yields more than {MAX_CHUNKS_PER_FILE} chunks", code="too_many_chunks")
+    source = PurePosixPath(claim.name).name
+    rows = [
+        jobs.ChunkRow(chunk_id(claim.file_id, i), i, d.text, {**d.meta, "source": source})
+        for i, d in enumerate(drafts)
+    ]
+
+    texts = [r.text for r in rows]
+    batch = EMBED_PROGRESS_STEP
+    vectors: list[np.ndarray] = []
+    report("embedding", 0, len(texts))
+    for start in range(0, len(texts), batch):
+        vectors.append(ctx.embedder.embed_documents(texts[start : start + batch]))
+        report("embedding", min(start + batch, len(texts)), len(texts))
+
+    report("indexing", 0, 1)
+    ids = np.array([r.id for r in rows], dtype=np.int64)
+    ctx.segments.write(claim.kb_id, claim.file_id, Segment(ids=ids, vectors=np.vstack(vectors)))
+    if not jobs.complete(ctx.db, claim.file_id, owner, rows):
+        log.warning("file %s: lease lost before commit (deleted or taken over)", claim.file_id)
+        return Outcome(claim.file_id, "lost")
+    return Outcome(claim.file_id, "done", chunks=len(rows))
+
+
+class _Heartbeat:
+    """Renews the file's lease while the work runs, from a side thread."""
+
+    def __init__(self, db: Database, file_id: int, owner: str, lease_s: float) -> None:
+        self._db, self._file_id, self._owner, self._lease_s = db, file_id, owner, lease_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"lease-{file_id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._lease_s / 4):
+            try:
+                jobs.renew(self._db, self._file_id, self._owner, self._lease_s)
+            except Exception:
+                log.exception("file %s: lease renewal failed", self._file_id)

@@ -1,0 +1,64 @@
+"""Sending ingestion work to the broker, and finding work the broker lost."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from celery import Celery
+
+from ingestion.broker import broker_is_idle
+from ingestion.catalog import jobs, repository
+from ingestion.catalog.database import Database
+from ingestion.settings import IngestionSettings
+
+log = logging.getLogger(__name__)
+
+INGEST_TASK = "kb.ingest_file"
+
+
+def send_ingest(app: Celery, db: Database, file_id: int, task_id: str) -> bool:
+    """Publish the ingestion task; False if the broker is unreachable.
+
+    The row stays `queued` with `enqueued = false` on failure, and the sweeper sends it later:
+    the database, not the broker, is the record.
+    """
+    try:
+        app.send_task(INGEST_TASK, args=[file_id], task_id=task_id, retry=True)
+    except Exception as exc:
+        log.warning("file %s: broker unreachable, will retry later: %s", file_id, exc)
+        return False
+    repository.mark_enqueued(db, file_id, task_id)
+    return True
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    requeued: int
+    failed: int
+
+
+def sweep(app: Celery, db: Database, broker_url: str, settings: IngestionSettings) -> SweepReport:
+    """Re-send files whose work was lost: expired leases, unsent rows, and a queue that emptied
+    while rows still wait (Redis restarted without its data). Files that used up their attempts
+    fail as `parse_crash` instead of looping.
+    """
+    try:
+        idle = broker_is_idle(broker_url, settings.queue_name)
+    except Exception:
+        idle = False
+    requeued = failed = 0
+    for orphan in jobs.find_orphans(db, settings.stale_queued_s):
+        if orphan.reason == "stale queue" and not idle:
+            continue
+        if orphan.attempts >= settings.max_attempts and orphan.reason == "lease expired":
+            if jobs.fail(db, orphan.file_id, None, "parse_crash",
+                         f"the worker died {orphan.attempts} times while processing this file"):
+                failed += 1
+            continue
+        jobs.requeue(db, orphan.file_id)
+        if orphan.task_id and send_ingest(app, db, orphan.file_id, orphan.task_id):
+            requeued += 1
+    if requeued or failed:
+        log.info("recovery: %s file(s) sent again, %s failed", requeued, failed)
+    return SweepReport(requeued, failed)

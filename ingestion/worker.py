@@ -1,0 +1,78 @@
+"""Run the Celery worker: build the ingestion context once, load the model once per process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from celery.signals import worker_process_init
+
+from ingestion import runtime
+from ingestion.catalog.database import Database
+from ingestion.celery_app import create_celery
+from ingestion.pipeline import IngestionContext
+from ingestion.settings import IngestionSettings
+from ingestion.uploads import UploadStore
+from vectorstore import EmbeddingSettings, SegmentStore, build_embedder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    broker_url: str
+    database_url: str
+    uploads_dir: Path
+    tmp_dir: Path
+    segments_dir: Path
+    embedding: EmbeddingSettings
+    ingestion: IngestionSettings
+    concurrency: int = 1
+    nice: int = 5
+    log_level: str = "INFO"
+
+
+def build_context(config: WorkerConfig) -> IngestionContext:
+    db = Database(config.database_url)
+    db.create_all()
+    return IngestionContext(
+        db=db,
+        uploads=UploadStore(config.uploads_dir, config.tmp_dir),
+        segments=SegmentStore(config.segments_dir),
+        settings=config.ingestion,
+        embedder_factory=lambda: build_embedder(config.embedding),
+    )
+
+
+def run_worker(config: WorkerConfig) -> None:
+    """Start a prefork worker consuming the ingestion queue (blocks until it stops)."""
+    if config.nice:
+        # The API shares these cores: it must stay responsive while we embed.
+        os.nice(config.nice)
+    context = build_context(config)
+    runtime.install(context)
+
+    @worker_process_init.connect(weak=False)
+    def _load_model_in_child(**_: object) -> None:
+        context.db.write_engine.dispose(close=False)
+        context.db.read_engine.dispose(close=False)
+        _ = context.embedder
+
+    app = create_celery(config.broker_url, config.ingestion)
+    hostname = f"kb-worker-{os.getpid()}@{socket.gethostname()}"
+    app.worker_main(
+        [
+            "worker",
+            f"--loglevel={config.log_level}",
+            f"--concurrency={config.concurrency}",
+            "--pool=prefork",
+            f"--hostname={hostname}",
+            f"--queues={config.ingestion.queue_name}",
+            "--without-mingle",
+            "--without-gossip",
+            "--task-events",
+        ]
+    )

@@ -1,0 +1,1 @@
+"""kb-server: the FastAPI app, HTTP API, CLI and process supervisor."""

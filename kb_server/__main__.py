@@ -1,0 +1,5 @@
+import sys
+
+from kb_server.cli import main
+
+sys.exit(main())

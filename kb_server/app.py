@@ -1,0 +1,44 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from kb_server import files_router, health_router, kbs_router, search_router, tasks_router
+from kb_server.container import Services, build_services
+from kb_server.error_handlers import install_error_handlers
+from kb_server.recovery_loop import RecoveryLoop
+from kb_server.settings import Settings
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """Build the app; heavy objects (model, catalog, Celery client) are made once, at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        built = services or build_services(settings)
+        app.state.services = built
+        recovery = RecoveryLoop(built) if settings.recovery_enabled else None
+        if recovery:
+            recovery.start()
+        try:
+            yield
+        finally:
+            if recovery:
+                recovery.stop()
+            if services is None:
+                built.close()
+
+    app = FastAPI(
+        title="kb-server",
+        summary="A local, private knowledge-base server: upload files, search them, ask questions.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (health_router, kbs_router, files_router, search_router, tasks_router):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,103 @@
+"""The `kb-server` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from kb_server.settings import Settings, load_settings
+
+
+def _common(parser: argparse.ArgumentParser, *, listen: bool) -> None:
+    parser.add_argument("--data-dir", type=Path, help="where all data lives (env KB_DATA_DIR; default ./data)")
+    parser.add_argument("--config", type=Path, help="a YAML config file layered over configs/default.yaml (env KB_CONFIG)")
+    if listen:
+        parser.add_argument("--host", help="address to bind (env KB_HOST; default 127.0.0.1)")
+        parser.add_argument("--port", type=int, help="port to listen on (env KB_PORT; default 8077)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kb-server",
+        description="A local, private knowledge-base server: upload files, search them, ask questions.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    up = commands.add_parser("up", help="start everything: embedded Redis (unless KB_REDIS_URL), worker, API")
+    _common(up, listen=True)
+    api = commands.add_parser("api", help="start only the HTTP API (needs a Redis: KB_REDIS_URL or a running `up`)")
+    _common(api, listen=True)
+    worker = commands.add_parser("worker", help="start only an ingestion worker")
+    _common(worker, listen=False)
+    worker.add_argument("--concurrency", type=int, help="worker processes (env KB_WORKER__CONCURRENCY)")
+    return parser
+
+
+def _load(args: argparse.Namespace) -> Settings:
+    overrides = {"data_dir": args.data_dir, "host": getattr(args, "host", None), "port": getattr(args, "port", None)}
+    settings = load_settings(args.config, **overrides)
+    if getattr(args, "concurrency", None):
+        settings.worker.concurrency = args.concurrency
+    return settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _load(args)
+    except (ValidationError, FileNotFoundError) as exc:
+        print(f"kb-server: invalid configuration:\n{exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "up":
+        from kb_server.supervisor import run_up
+
+        return run_up(settings, args.config)
+    if args.command == "api":
+        return _run_api(settings)
+    if args.command == "worker":
+        return _run_worker(settings)
+    return 2
+
+
+def _run_api(settings: Settings) -> int:
+    import uvicorn
+
+    from kb_server.app import create_app
+    from kb_server.container import BrokerNotConfigured, build_services
+
+    try:
+        services = build_services(settings)
+    except BrokerNotConfigured as exc:
+        print(f"kb-server: {exc}", file=sys.stderr)
+        return 2
+    try:
+        uvicorn.run(create_app(settings, services), host=settings.host, port=settings.port,
+                    log_level=settings.log_level.lower(), timeout_graceful_shutdown=5)
+    finally:
+        services.close()
+    return 0
+
+
+def _run_worker(settings: Settings) -> int:
+    from kb_server.container import BrokerNotConfigured, resolve_broker_url, worker_config
+    from kb_server.paths import DataPaths
+
+    paths = DataPaths(settings.data_dir)
+    paths.ensure()
+    try:
+        broker_url = resolve_broker_url(settings, paths)
+    except BrokerNotConfigured as exc:
+        print(f"kb-server: {exc}", file=sys.stderr)
+        return 2
+    from ingestion.worker import run_worker
+
+    run_worker(worker_config(settings, broker_url))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Every error becomes a JSON body `{"code", "detail"}` with a 4xx/5xx status — never a 200."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ingestion.errors import Conflict, DocumentError, IngestionError, NotFound, TransientError, UnsupportedFile
+from kb_server.errors import ApiError
+from vectorstore.errors import EmbedderUnavailable, VectorStoreError
+
+log = logging.getLogger(__name__)
+
+_INGESTION_STATUS: list[tuple[type[IngestionError], int]] = [
+    (NotFound, 404),
+    (Conflict, 409),
+    (UnsupportedFile, 415),
+    (DocumentError, 422),
+    (TransientError, 503),
+]
+
+
+def error_body(code: str, detail: object) -> dict[str, object]:
+    return {"code": code, "detail": detail}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return JSONResponse(error_body(exc.code, exc.detail), status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(IngestionError)
+    async def _ingestion_error(_: Request, exc: IngestionError) -> JSONResponse:
+        status = next((s for cls, s in _INGESTION_STATUS if isinstance(exc, cls)), 500)
+        return JSONResponse(error_body(exc.code, exc.detail), status_code=status)
+
+    @app.exception_handler(VectorStoreError)
+    async def _store_error(_: Request, exc: VectorStoreError) -> JSONResponse:
+        status = 503 if isinstance(exc, EmbedderUnavailable) else 500
+        return JSONResponse(error_body("vector_store_error", str(exc)), status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse(error_body("invalid_request", errors), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, f"http_{exc.status_code}")
+        return JSONResponse(error_body(code, exc.detail), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse(error_body("internal_error", "an unexpected error occurred"), status_code=500)

@@ -1,0 +1,156 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_serializer, field_validator
+
+from ingestion.catalog.models import File, KnowledgeBase
+
+# Names are labels in the catalog and never become paths; still, keep them plain.
+KB_NAME_PATTERN = r"^[\w][\w.\-]{0,63}$"
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class ErrorBody(BaseModel):
+    code: str
+    detail: Any
+
+
+class KBCreate(BaseModel):
+    name: str = Field(pattern=KB_NAME_PATTERN, description="letters, digits, _ . - ; at most 64; no '..'")
+    description: str = Field(default="", max_length=2000)
+
+    @field_validator("name")
+    @classmethod
+    def _no_dot_dot(cls, value: str) -> str:
+        if ".." in value:
+            raise ValueError("a name cannot contain '..'")
+        return value
+
+
+class KBPublic(BaseModel):
+    name: str
+    description: str
+    embedder: str
+    dim: int
+    files: int = 0
+    chunks: int = 0
+    created_at: datetime
+
+    @field_serializer("created_at")
+    def _ser_time(self, value: datetime) -> str:
+        return _utc(value).isoformat()
+
+    @classmethod
+    def of(cls, kb: KnowledgeBase, files: int = 0, chunks: int = 0) -> KBPublic:
+        return cls(
+            name=kb.name, description=kb.description, embedder=kb.embedder, dim=kb.dim,
+            files=files, chunks=chunks, created_at=kb.created_at,
+        )
+
+
+class KBList(BaseModel):
+    kbs: list[KBPublic]
+
+
+class UploadError(BaseModel):
+    code: str
+    detail: str
+
+
+class FileAccepted(BaseModel):
+    file_id: int | None
+    name: str
+    sha256: str | None
+    status: Literal["queued", "duplicate", "rejected"]
+    task_id: str | None
+    error: UploadError | None = None
+
+
+class UploadResult(BaseModel):
+    files: list[FileAccepted]
+
+
+class FilePublic(BaseModel):
+    file_id: int
+    name: str
+    sha256: str
+    size: int
+    status: Literal["queued", "processing", "done", "failed"]
+    stage: str | None
+    progress: float
+    chunks: int
+    error: str | None
+    error_code: str | None
+    task_id: str | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+
+    @field_serializer("created_at", "updated_at")
+    def _ser_time(self, value: datetime) -> str:
+        return _utc(value).isoformat()
+
+    @classmethod
+    def of(cls, f: File) -> FilePublic:
+        return cls(
+            file_id=f.id, name=f.name, sha256=f.sha256, size=f.size, status=f.status,  # type: ignore[arg-type]
+            stage=f.stage, progress=f.progress, chunks=f.chunks, error=f.error, error_code=f.error_code,
+            task_id=f.task_id, attempts=f.attempts, created_at=f.created_at, updated_at=f.updated_at,
+        )
+
+
+class FileList(BaseModel):
+    files: list[FilePublic]
+
+
+class TaskProgress(BaseModel):
+    current: int
+    total: int
+    stage: str | None
+
+
+class TaskPublic(BaseModel):
+    task_id: str
+    file_id: int
+    state: str
+    progress: TaskProgress
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=4000)
+    top_k: int = Field(default=5, ge=1, le=100)
+    score_threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="drop results scoring below this (0..1, higher is better)"
+    )
+
+
+class SearchHit(BaseModel):
+    chunk_id: int
+    text: str
+    score: float = Field(description="cosine similarity clipped to 0..1; higher is better")
+    file_id: int
+    file_name: str
+    metadata: dict[str, Any]
+
+
+class SearchResponse(BaseModel):
+    results: list[SearchHit]
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, bool]
+    detail: dict[str, str] = Field(default_factory=dict)

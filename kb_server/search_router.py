@@ -1,0 +1,19 @@
+"""Search."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from kb_server import search_service
+from kb_server.deps import ServicesDep
+from kb_server.schemas import ErrorBody, SearchRequest, SearchResponse
+
+router = APIRouter(prefix="/api/kbs/{kb}", tags=["search"])
+
+
+@router.post("/search", response_model=SearchResponse, responses={404: {"model": ErrorBody}})
+def search_kb(kb: str, body: SearchRequest, services: ServicesDep) -> SearchResponse:
+    """The `top_k` chunks closest to `query`, best first. `score` is 0..1, higher is better;
+    `score_threshold` drops results below it."""
+    top_k = min(body.top_k, services.settings.search.max_top_k)
+    return SearchResponse(results=search_service.search(services, kb, body.query, top_k, body.score_threshold))

@@ -1,0 +1,99 @@
+"""The root settings model: defaults, then `configs/*.yaml`, then `KB_*` environment variables.
+
+Every package owns its section (`vectorstore.EmbeddingSettings`, `ingestion.IngestionSettings`,
+`llm.LLMSettings`); this module only composes them. Nested keys use `__` in the environment:
+`KB_EMBEDDING__PRESET=bge-small-zh`, `KB_INGESTION__CHUNK_SIZE=500`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from ingestion.settings import IngestionSettings
+from llm.settings import LLMSettings
+from vectorstore.settings import EmbeddingSettings
+
+PROJECT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
+
+
+class WorkerSettings(BaseModel):
+    concurrency: int = Field(default=1, ge=1, description="worker processes; each loads the model")
+    nice: int = Field(default=5, ge=0, le=19, description="lower worker CPU priority so the API stays fast")
+    shutdown_grace_s: float = Field(default=15.0, ge=0)
+
+
+class SearchSettings(BaseModel):
+    default_top_k: int = Field(default=5, ge=1)
+    max_top_k: int = Field(default=100, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KB_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8077, ge=0, le=65535)
+    data_dir: Path = Path("data")
+    redis_url: str | None = Field(default=None, description="unset: kb-server runs its own Redis")
+    database_url: str | None = Field(default=None, description="unset: SQLite in the data dir")
+    log_level: str = "INFO"
+    recovery_enabled: bool = True
+
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_sources = [YamlConfigSettingsSource(settings_cls, yaml_file=p) for p in reversed(_config_files())]
+        return (init_settings, env_settings, *yaml_sources)
+
+
+_extra_config: list[Path] = []
+
+
+def _config_files() -> list[Path]:
+    files = [PROJECT_CONFIG] if PROJECT_CONFIG.exists() else []
+    env = os.environ.get("KB_CONFIG")
+    if env:
+        files += [Path(p) for p in env.split(os.pathsep) if p]
+    return files + _extra_config
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings; later config files and then the environment win over earlier files.
+
+    Raises:
+        pydantic.ValidationError: a value is invalid; the message names the key.
+        FileNotFoundError: `config` does not exist.
+    """
+    global _extra_config
+    if config is not None and not config.exists():
+        raise FileNotFoundError(f"config file {config} does not exist")
+    _extra_config = [config] if config else []
+    try:
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    finally:
+        _extra_config = []
+    settings.data_dir = settings.data_dir.expanduser().resolve()
+    return settings
