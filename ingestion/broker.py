@@ -17,15 +17,6 @@ def queue_depth(url: str, queue: str) -> int:
     """Messages waiting in the queue (not counting ones a worker has taken)."""
     client = redis_client(url)
     try:
-        return int(client.llen(queue))  # type: ignore[arg-type]
-    finally:
-        client.close()
-
-
-def broker_is_idle(url: str, queue: str) -> bool:
-    """True when no message waits in the queue and none is held unacknowledged by a worker."""
-    client = redis_client(url)
-    try:
-        return int(client.llen(queue)) == 0 and int(client.hlen("unacked")) == 0  # type: ignore[arg-type]
+        return int(client.llen(queue))
     finally:
         client.close()

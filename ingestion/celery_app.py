@@ -8,7 +8,6 @@ from ingestion.settings import IngestionSettings
 from ingestion.tasks import register_tasks
 
 
-
 def create_celery(broker_url: str, settings: IngestionSettings) -> Celery:
     """Build the Celery app used by both the API (to send) and the worker (to run).
 

@@ -67,6 +67,12 @@ def detect_kind(filename: str, head: bytes, path: Path | None = None) -> FileKin
     return kind
 
 
+def mime_type(extension: str) -> str | None:
+    """The MIME type a file with this extension is read as (None: not supported)."""
+    kind = _KINDS.get(extension.lower())
+    return kind.mime if kind else None
+
+
 def _looks_binary(head: bytes) -> bool:
     if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
         return False

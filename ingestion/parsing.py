@@ -1,4 +1,4 @@
-"""Documents to text elements, through LangChain's `UnstructuredLoader` running locally."""
+"""Documents to text elements: PDFs through pypdf, the rest through LangChain's `UnstructuredLoader`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from ingestion import unstructured_offline
 from ingestion.errors import DocumentError
+from ingestion.filetypes import mime_type
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ def parse_document(path: Path, extension: str) -> list[Element]:
     Raises:
         DocumentError: the file cannot be parsed or holds no text.
     """
+    if extension == ".pdf":
+        return _nonempty(_parse_pdf(path))
     unstructured_offline.apply()
     from langchain_unstructured import UnstructuredLoader
 
@@ -46,6 +49,9 @@ def parse_document(path: Path, extension: str) -> list[Element]:
                 strategy="fast",
                 include_page_breaks=False,
                 languages=["eng", "chi_sim"],
+                # The type was already confirmed at upload; libmagic's guess can be wrong (a .md
+                # full of code blocks comes back as application/javascript and is read as .txt).
+                content_type=mime_type(extension),
             )
             documents = list(loader.lazy_load())
         except Exception as exc:  # any parser failure is a property of this file
@@ -57,6 +63,27 @@ def parse_document(path: Path, extension: str) -> list[Element]:
             continue
         meta = {k: doc.metadata[k] for k in _KEPT_METADATA if doc.metadata.get(k) is not None}
         elements.append(Element(text, str(doc.metadata.get("category", "Text")), meta))
+    return _nonempty(elements)
+
+
+def _parse_pdf(path: Path) -> list[Element]:
+    # unstructured's PDF partitioner needs its `pdf` extra (unstructured-inference, onnx, ...),
+    # which is not installed; for a PDF's text layer pypdf is enough.
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(path)
+        encrypted = reader.is_encrypted
+        pages = [] if encrypted else [(page.extract_text() or "").strip() for page in reader.pages]
+    except Exception as exc:  # any parser failure is a property of this file
+        raise DocumentError(_describe(exc, ".pdf")) from exc
+    if encrypted:
+        raise DocumentError("the PDF is encrypted", code="encrypted_document")
+    meta = {"filetype": "application/pdf"}
+    return [Element(text, "Text", {**meta, "page_number": n}) for n, text in enumerate(pages, 1) if text]
+
+
+def _nonempty(elements: list[Element]) -> list[Element]:
     if not elements:
         raise DocumentError("no text could be extracted from this file", code="empty_document")
     return elements

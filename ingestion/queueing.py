@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from celery import Celery
 
-from ingestion.broker import broker_is_idle
+from ingestion.broker import queue_depth
 from ingestion.catalog import jobs, repository
 from ingestion.catalog.database import Database
 from ingestion.settings import IngestionSettings
@@ -43,8 +43,10 @@ def sweep(app: Celery, db: Database, broker_url: str, settings: IngestionSetting
     while rows still wait (Redis restarted without its data). Files that used up their attempts
     fail as `parse_crash` instead of looping.
     """
+    # Only the waiting list is looked at: messages a killed worker held stay "unacked" in Redis
+    # until their visibility timeout, and must not keep their files waiting that long.
     try:
-        idle = broker_is_idle(broker_url, settings.queue_name)
+        idle = queue_depth(broker_url, settings.queue_name) == 0
     except Exception:
         idle = False
     requeued = failed = 0
@@ -52,8 +54,13 @@ def sweep(app: Celery, db: Database, broker_url: str, settings: IngestionSetting
         if orphan.reason == "stale queue" and not idle:
             continue
         if orphan.attempts >= settings.max_attempts and orphan.reason == "lease expired":
-            if jobs.fail(db, orphan.file_id, None, "parse_crash",
-                         f"the worker died {orphan.attempts} times while processing this file"):
+            if jobs.fail(
+                db,
+                orphan.file_id,
+                None,
+                "parse_crash",
+                f"the worker died {orphan.attempts} times while processing this file",
+            ):
                 failed += 1
             continue
         jobs.requeue(db, orphan.file_id)

@@ -14,5 +14,7 @@ class IngestionSettings(BaseModel):
     task_time_limit_s: int = Field(default=1900, ge=10)
     transient_retries: int = Field(default=5, ge=0)
     recovery_interval_s: float = Field(default=30.0, gt=0, description="how often lost work is looked for")
-    stale_queued_s: float = Field(default=600.0, gt=0, description="queued this long with an empty broker queue: send again")
+    stale_queued_s: float = Field(
+        default=600.0, gt=0, description="queued this long with an empty broker queue: send again"
+    )
     queue_name: str = "kb-ingest"

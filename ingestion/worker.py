@@ -59,7 +59,7 @@ def run_worker(config: WorkerConfig) -> None:
     def _load_model_in_child(**_: object) -> None:
         context.db.write_engine.dispose(close=False)
         context.db.read_engine.dispose(close=False)
-        _ = context.embedder
+        context.embedder  # noqa: B018 - loads the model once per pool process
 
     app = create_celery(config.broker_url, config.ingestion)
     hostname = f"kb-worker-{os.getpid()}@{socket.gethostname()}"

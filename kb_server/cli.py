@@ -14,7 +14,9 @@ from kb_server.settings import Settings, load_settings
 
 def _common(parser: argparse.ArgumentParser, *, listen: bool) -> None:
     parser.add_argument("--data-dir", type=Path, help="where all data lives (env KB_DATA_DIR; default ./data)")
-    parser.add_argument("--config", type=Path, help="a YAML config file layered over configs/default.yaml (env KB_CONFIG)")
+    parser.add_argument(
+        "--config", type=Path, help="a YAML config file layered over configs/default.yaml (env KB_CONFIG)"
+    )
     if listen:
         parser.add_argument("--host", help="address to bind (env KB_HOST; default 127.0.0.1)")
         parser.add_argument("--port", type=int, help="port to listen on (env KB_PORT; default 8077)")
@@ -75,8 +77,13 @@ def _run_api(settings: Settings) -> int:
         print(f"kb-server: {exc}", file=sys.stderr)
         return 2
     try:
-        uvicorn.run(create_app(settings, services), host=settings.host, port=settings.port,
-                    log_level=settings.log_level.lower(), timeout_graceful_shutdown=5)
+        uvicorn.run(
+            create_app(settings, services),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            timeout_graceful_shutdown=5,
+        )
     finally:
         services.close()
     return 0

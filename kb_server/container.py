@@ -32,8 +32,7 @@ def resolve_broker_url(settings: Settings, paths: DataPaths) -> str:
     url = discover_url(paths.redis)
     if url is None:
         raise BrokerNotConfigured(
-            f"no Redis: set KB_REDIS_URL, or start `kb-server up --data-dir {paths.root}` "
-            "which runs an embedded one"
+            f"no Redis: set KB_REDIS_URL, or start `kb-server up --data-dir {paths.root}` which runs an embedded one"
         )
     return url
 

@@ -1,10 +1,10 @@
 """Errors raised by the API layer itself (domain errors live in each package's `errors.py`).
 
-    ApiError
-     ├── InvalidInput         400: a request the schema cannot express as invalid
-     ├── PayloadTooLarge      413
-     ├── TooManyRequests      429 (Retry-After)
-     └── ServiceUnavailable   503: Redis, the worker or a model is not there (Retry-After)
+ApiError
+ ├── InvalidInput         400: a request the schema cannot express as invalid
+ ├── PayloadTooLarge      413
+ ├── TooManyRequests      429 (Retry-After)
+ └── ServiceUnavailable   503: Redis, the worker or a model is not there (Retry-After)
 """
 
 from __future__ import annotations

@@ -50,8 +50,14 @@ def upload_files(services: Services, kb_name: str, incoming: list[IncomingFile])
         except UnsupportedFile as exc:
             services.uploads.discard(staged)
             accepted.append(
-                FileAccepted(file_id=None, name=name, sha256=staged.sha256, status="rejected", task_id=None,
-                             error=UploadError(code=exc.code, detail=exc.detail))
+                FileAccepted(
+                    file_id=None,
+                    name=name,
+                    sha256=staged.sha256,
+                    status="rejected",
+                    task_id=None,
+                    error=UploadError(code=exc.code, detail=exc.detail),
+                )
             )
             continue
         task_id = uuid.uuid4().hex
@@ -60,12 +66,16 @@ def upload_files(services: Services, kb_name: str, incoming: list[IncomingFile])
             services.uploads.commit(staged)
             reg = repository.register_file(services.db, kb.id, staged.sha256, name, staged.size, kind.mime, task_id)
         if not reg.created:
-            accepted.append(FileAccepted(file_id=reg.file.id, name=name, sha256=staged.sha256,
-                                         status="duplicate", task_id=reg.file.task_id))
+            accepted.append(
+                FileAccepted(
+                    file_id=reg.file.id, name=name, sha256=staged.sha256, status="duplicate", task_id=reg.file.task_id
+                )
+            )
             continue
         send_ingest(services.celery, services.db, reg.file.id, task_id)
-        accepted.append(FileAccepted(file_id=reg.file.id, name=name, sha256=staged.sha256,
-                                     status="queued", task_id=task_id))
+        accepted.append(
+            FileAccepted(file_id=reg.file.id, name=name, sha256=staged.sha256, status="queued", task_id=task_id)
+        )
     return accepted
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -13,7 +15,7 @@ from kb_server.errors import InvalidInput
 from kb_server.schemas import ErrorBody, FileList, FilePublic, UploadResult
 
 router = APIRouter(prefix="/api/kbs/{kb}/files", tags=["files"])
-_errors = {404: {"model": ErrorBody}}
+_errors: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
 
 
 @router.post(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from ingestion.broker import redis_client
 from kb_server.container import Services
 from kb_server.schemas import Readiness
-
-from ingestion.broker import redis_client
 
 
 def readiness(services: Services, worker_timeout_s: float = 1.0) -> Readiness:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response, status
 
 from kb_server import kb_service
@@ -9,7 +11,7 @@ from kb_server.deps import ServicesDep
 from kb_server.schemas import ErrorBody, KBCreate, KBList, KBPublic
 
 router = APIRouter(prefix="/api/kbs", tags=["knowledge bases"])
-_errors = {404: {"model": ErrorBody}, 409: {"model": ErrorBody}}
+_errors: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 409: {"model": ErrorBody}}
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=KBPublic, responses=_errors)

@@ -129,4 +129,3 @@ def discover_url(folder: Path) -> str | None:
         return (folder / "url").read_text().strip() or None
     except OSError:
         return None
-

@@ -50,8 +50,13 @@ class KBPublic(BaseModel):
     @classmethod
     def of(cls, kb: KnowledgeBase, files: int = 0, chunks: int = 0) -> KBPublic:
         return cls(
-            name=kb.name, description=kb.description, embedder=kb.embedder, dim=kb.dim,
-            files=files, chunks=chunks, created_at=kb.created_at,
+            name=kb.name,
+            description=kb.description,
+            embedder=kb.embedder,
+            dim=kb.dim,
+            files=files,
+            chunks=chunks,
+            created_at=kb.created_at,
         )
 
 
@@ -100,9 +105,20 @@ class FilePublic(BaseModel):
     @classmethod
     def of(cls, f: File) -> FilePublic:
         return cls(
-            file_id=f.id, name=f.name, sha256=f.sha256, size=f.size, status=f.status,  # type: ignore[arg-type]
-            stage=f.stage, progress=f.progress, chunks=f.chunks, error=f.error, error_code=f.error_code,
-            task_id=f.task_id, attempts=f.attempts, created_at=f.created_at, updated_at=f.updated_at,
+            file_id=f.id,
+            name=f.name,
+            sha256=f.sha256,
+            size=f.size,
+            status=f.status,  # type: ignore[arg-type]
+            stage=f.stage,
+            progress=f.progress,
+            chunks=f.chunks,
+            error=f.error,
+            error_code=f.error_code,
+            task_id=f.task_id,
+            attempts=f.attempts,
+            created_at=f.created_at,
+            updated_at=f.updated_at,
         )
 
 

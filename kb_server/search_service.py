@@ -42,7 +42,13 @@ def search(
         if score_threshold is not None and score < score_threshold:
             continue
         results.append(
-            SearchHit(chunk_id=cid, text=chunk.text, score=score, file_id=chunk.file_id,
-                      file_name=file_name, metadata=chunk.meta or {})
+            SearchHit(
+                chunk_id=cid,
+                text=chunk.text,
+                score=score,
+                file_id=chunk.file_id,
+                file_name=file_name,
+                metadata=chunk.meta or {},
+            )
         )
     return results

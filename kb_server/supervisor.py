@@ -7,6 +7,7 @@ A worker that dies is restarted; an API that dies ends the whole stack.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -51,10 +52,8 @@ class Child:
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def run_up(settings: Settings, config: Path | None) -> int:

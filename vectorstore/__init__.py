@@ -7,8 +7,8 @@ from vectorstore.segments import Segment, SegmentStore
 from vectorstore.settings import EmbeddingSettings
 
 __all__ = [
-    "EmbedderUnavailable",
     "Embedder",
+    "EmbedderUnavailable",
     "EmbeddingSettings",
     "KBIndex",
     "KBIndexRegistry",

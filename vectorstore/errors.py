@@ -1,8 +1,8 @@
 """Errors of the vector store.
 
-    VectorStoreError
-     ├── EmbedderUnavailable   the model cannot be found or loaded (offline, missing weights)
-     └── SegmentCorrupt        a segment file on disk cannot be read
+VectorStoreError
+ ├── EmbedderUnavailable   the model cannot be found or loaded (offline, missing weights)
+ └── SegmentCorrupt        a segment file on disk cannot be read
 """
 
 

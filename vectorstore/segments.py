@@ -76,8 +76,8 @@ class SegmentStore:
         if not isinstance(id_map, faiss.IndexIDMap2):
             raise SegmentCorrupt(f"segment {path} is not an id-mapped index")
         ids = faiss.vector_to_array(id_map.id_map).astype(np.int64)
-        vectors = id_map.index.reconstruct_n(0, id_map.ntotal) if id_map.ntotal else np.zeros(
-            (0, id_map.d), dtype=np.float32
+        vectors = (
+            id_map.index.reconstruct_n(0, id_map.ntotal) if id_map.ntotal else np.zeros((0, id_map.d), dtype=np.float32)
         )
         return Segment(ids=ids, vectors=np.asarray(vectors, dtype=np.float32))
 

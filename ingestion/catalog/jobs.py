@@ -81,9 +81,7 @@ def renew(db: Database, file_id: int, owner: str, lease_s: float) -> bool:
         return getattr(result, "rowcount", 0) == 1
 
 
-def report(
-    db: Database, file_id: int, owner: str, stage: str, current: int, total: int, progress: float
-) -> bool:
+def report(db: Database, file_id: int, owner: str, stage: str, current: int, total: int, progress: float) -> bool:
     with db.write() as s:
         result = s.execute(
             update(File)
@@ -107,9 +105,7 @@ def complete(db: Database, file_id: int, owner: str, chunks: Sequence[ChunkRow])
     now = utcnow()
     with db.write() as s:
         file = s.scalar(
-            select(File).where(
-                File.id == file_id, File.lease_owner == owner, File.status == FileStatus.PROCESSING
-            )
+            select(File).where(File.id == file_id, File.lease_owner == owner, File.status == FileStatus.PROCESSING)
         )
         if file is None:
             return False
@@ -127,11 +123,7 @@ def complete(db: Database, file_id: int, owner: str, chunks: Sequence[ChunkRow])
         file.lease_expires_at = None
         file.updated_at = now
         _finish_task(s, file.task_id, "SUCCESS", None, now)
-        s.execute(
-            update(KnowledgeBase)
-            .where(KnowledgeBase.id == file.kb_id)
-            .values(version=KnowledgeBase.version + 1)
-        )
+        _bump_version(s, file.kb_id)
         return True
 
 
@@ -152,6 +144,8 @@ def fail(db: Database, file_id: int, owner: str | None, code: str, reason: str) 
         file.lease_expires_at = None
         file.updated_at = now
         _finish_task(s, file.task_id, "FAILURE", reason[:2000], now)
+        if file.generation > 0:  # its old chunks leave search
+            _bump_version(s, file.kb_id)
         return True
 
 
@@ -163,6 +157,10 @@ def release(db: Database, file_id: int, owner: str) -> None:
             .where(File.id == file_id, File.lease_owner == owner)
             .values(status=FileStatus.QUEUED, lease_owner=None, lease_expires_at=None, updated_at=utcnow())
         )
+
+
+def _bump_version(s: Any, kb_id: int) -> None:
+    s.execute(update(KnowledgeBase).where(KnowledgeBase.id == kb_id).values(version=KnowledgeBase.version + 1))
 
 
 def _finish_task(s: Any, task_id: str | None, state: str, error: str | None, now: datetime) -> None:
@@ -195,7 +193,12 @@ def find_orphans(db: Database, queued_older_than_s: float) -> list[Orphan]:
             )
         ).all()
     return [
-        Orphan(fid, tid, attempts, "lease expired" if status == FileStatus.PROCESSING else "not enqueued" if not enq else "stale queue")
+        Orphan(
+            fid,
+            tid,
+            attempts,
+            "lease expired" if status == FileStatus.PROCESSING else "not enqueued" if not enq else "stale queue",
+        )
         for fid, tid, attempts, status, enq in rows
     ]
 
@@ -206,5 +209,7 @@ def requeue(db: Database, file_id: int) -> None:
         s.execute(
             update(File)
             .where(File.id == file_id, File.status.in_([FileStatus.PROCESSING, FileStatus.QUEUED]))
-            .values(status=FileStatus.QUEUED, lease_owner=None, lease_expires_at=None, enqueued=False, updated_at=utcnow())
+            .values(
+                status=FileStatus.QUEUED, lease_owner=None, lease_expires_at=None, enqueued=False, updated_at=utcnow()
+            )
         )

@@ -72,9 +72,7 @@ class Registration:
     created: bool
 
 
-def register_file(
-    db: Database, kb_id: int, sha256: str, name: str, size: int, mime: str, task_id: str
-) -> Registration:
+def register_file(db: Database, kb_id: int, sha256: str, name: str, size: int, mime: str, task_id: str) -> Registration:
     """Record an upload, or find the file with the same bytes already in this knowledge base.
 
     The UNIQUE(kb_id, sha256) constraint is what makes concurrent duplicate uploads safe.
@@ -103,9 +101,7 @@ def _file_by_sha(db: Database, kb_id: int, sha256: str) -> File | None:
 
 def mark_enqueued(db: Database, file_id: int, task_id: str) -> None:
     with db.write() as s:
-        s.execute(
-            update(File).where(File.id == file_id, File.task_id == task_id).values(enqueued=True)
-        )
+        s.execute(update(File).where(File.id == file_id, File.task_id == task_id).values(enqueued=True))
 
 
 def list_files(db: Database, kb_id: int) -> Sequence[File]:
@@ -167,23 +163,22 @@ def reset_for_reingest(db: Database, kb_id: int, file_id: int, task_id: str) -> 
 def get_task(db: Database, task_id: str) -> tuple[Task, File]:
     """Raises: NotFound."""
     with db.read() as s:
-        row = s.execute(
-            select(Task, File).join(File, File.id == Task.file_id).where(Task.id == task_id)
-        ).first()
+        row = s.execute(select(Task, File).join(File, File.id == Task.file_id).where(Task.id == task_id)).first()
         if row is None:
             raise NotFound(f"task {task_id!r} is unknown", code="task_not_found")
         return row[0], row[1]
 
 
+def _searchable() -> list:
+    """Files with a committed segment: done, or being re-ingested (old chunks serve until the rerun commits)."""
+    return [File.generation > 0, File.status != FileStatus.FAILED]
+
+
 def done_generations(db: Database, kb_id: int) -> tuple[int, dict[int, int]]:
-    """The KB's version and {file_id: generation} of its done files, read in one snapshot."""
+    """The KB's version and {file_id: generation} of its searchable files, read in one snapshot."""
     with db.read() as s:
         version = s.scalar(select(KnowledgeBase.version).where(KnowledgeBase.id == kb_id))
-        rows = s.execute(
-            select(File.id, File.generation).where(
-                File.kb_id == kb_id, File.status == FileStatus.DONE
-            )
-        ).all()
+        rows = s.execute(select(File.id, File.generation).where(File.kb_id == kb_id, *_searchable())).all()
         return int(version or 0), {fid: gen for fid, gen in rows}
 
 
@@ -193,14 +188,14 @@ def kb_version(db: Database, kb_id: int) -> int:
 
 
 def chunks_by_ids(db: Database, kb_id: int, ids: Sequence[int]) -> dict[int, tuple[Chunk, str]]:
-    """Chunks of done files by id, with their file names; ids of deleted files are left out."""
+    """Chunks of searchable files by id, with their file names; ids of deleted files are left out."""
     if not ids:
         return {}
     with db.read() as s:
         rows = s.execute(
             select(Chunk, File.name)
             .join(File, File.id == Chunk.file_id)
-            .where(Chunk.id.in_(list(ids)), Chunk.kb_id == kb_id, File.status == FileStatus.DONE)
+            .where(Chunk.id.in_(list(ids)), Chunk.kb_id == kb_id, *_searchable())
         ).all()
         return {chunk.id: (chunk, name) for chunk, name in rows}
 
@@ -211,8 +206,4 @@ def sha_in_use(db: Database, sha256: str) -> bool:
 
 
 def _bump_version(s: Session, kb_id: int) -> None:
-    s.execute(
-        update(KnowledgeBase)
-        .where(KnowledgeBase.id == kb_id)
-        .values(version=KnowledgeBase.version + 1)
-    )
+    s.execute(update(KnowledgeBase).where(KnowledgeBase.id == kb_id).values(version=KnowledgeBase.version + 1))
