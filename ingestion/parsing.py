@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from langchain_core.documents import Document
+
 from ingestion import unstructured_offline
+from ingestion.epub import epub_chapters
 from ingestion.errors import DocumentError
 from ingestion.filetypes import mime_type
 
@@ -38,24 +41,18 @@ def parse_document(path: Path, extension: str) -> list[Element]:
     if extension == ".pdf":
         return _nonempty(_parse_pdf(path))
     unstructured_offline.apply()
-    from langchain_unstructured import UnstructuredLoader
-
     with tempfile.TemporaryDirectory(prefix="kb-parse-") as tmp:
-        link = Path(tmp) / f"document{extension}"
-        os.symlink(path.resolve(), link)
-        try:
-            loader = UnstructuredLoader(
-                file_path=str(link),
-                strategy="fast",
-                include_page_breaks=False,
-                languages=["eng", "chi_sim"],
-                # The type was already confirmed at upload; libmagic's guess can be wrong (a .md
-                # full of code blocks comes back as application/javascript and is read as .txt).
-                content_type=mime_type(extension),
-            )
-            documents = list(loader.lazy_load())
-        except Exception as exc:  # any parser failure is a property of this file
-            raise DocumentError(_describe(exc, extension)) from exc
+        if extension == ".epub":
+            documents: list[Document] = []
+            for i, (_, xhtml) in enumerate(epub_chapters(path)):
+                chapter = Path(tmp) / f"chapter{i}.html"
+                chapter.write_bytes(xhtml)
+                documents += _load(chapter, ".html")
+                chapter.unlink()
+        else:
+            link = Path(tmp) / f"document{extension}"
+            os.symlink(path.resolve(), link)
+            documents = _load(link, extension)
     elements = []
     for doc in documents:
         text = (doc.page_content or "").strip()
@@ -87,6 +84,24 @@ def _nonempty(elements: list[Element]) -> list[Element]:
     if not elements:
         raise DocumentError("no text could be extracted from this file", code="empty_document")
     return elements
+
+
+def _load(path: Path, extension: str) -> list[Document]:
+    from langchain_unstructured import UnstructuredLoader
+
+    try:
+        loader = UnstructuredLoader(
+            file_path=str(path),
+            strategy="fast",
+            include_page_breaks=False,
+            languages=["eng", "chi_sim"],
+            # The type was already confirmed at upload; libmagic's guess can be wrong (a .md
+            # full of code blocks comes back as application/javascript and is read as .txt).
+            content_type=mime_type(extension),
+        )
+        return list(loader.lazy_load())
+    except Exception as exc:  # any parser failure is a property of this file
+        raise DocumentError(_describe(exc, extension)) from exc
 
 
 def _describe(exc: Exception, extension: str) -> str:
