@@ -7,7 +7,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from kb_server import files_router, health_router, kbs_router, search_router, tasks_router
+from kb_server import (
+    chat_router,
+    files_router,
+    health_router,
+    kbs_router,
+    openai_router,
+    search_router,
+    tasks_router,
+)
+from kb_server.chat_service import ChatEngine
 from kb_server.container import Services, build_services
 from kb_server.error_handlers import install_error_handlers
 from kb_server.recovery_loop import RecoveryLoop
@@ -21,6 +30,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         built = services or build_services(settings)
         app.state.services = built
+        app.state.chat = ChatEngine.build(built)
         recovery = RecoveryLoop(built) if settings.recovery_enabled else None
         if recovery:
             recovery.start()
@@ -29,6 +39,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         finally:
             if recovery:
                 recovery.stop()
+            app.state.chat.close()
             if services is None:
                 built.close()
 
@@ -39,6 +50,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health_router, kbs_router, files_router, search_router, tasks_router):
+    for module in (health_router, kbs_router, files_router, search_router, tasks_router, chat_router, openai_router):
         app.include_router(module.router)
     return app

@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="start only an ingestion worker")
     _common(worker, listen=False)
     worker.add_argument("--concurrency", type=int, help="worker processes (env KB_WORKER__CONCURRENCY)")
+    ask = commands.add_parser("ask", help="ask a running server a question; the answer streams, then its sources")
+    _common(ask, listen=True)
+    ask.add_argument("--kb", required=True, help="the knowledge base to ask")
+    ask.add_argument("--url", help="the server's base URL (default http://HOST:PORT from the settings)")
+    ask.add_argument("--top-k", type=int, help="passages to retrieve")
+    ask.add_argument("question")
     return parser
 
 
@@ -53,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValidationError, FileNotFoundError) as exc:
         print(f"kb-server: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
+    if args.command == "ask":
+        settings.log_level = "WARNING"
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "up":
         from kb_server.supervisor import run_up
@@ -62,7 +70,16 @@ def main(argv: list[str] | None = None) -> int:
         return _run_api(settings)
     if args.command == "worker":
         return _run_worker(settings)
+    if args.command == "ask":
+        from kb_server.ask_command import ask
+
+        return ask(args.url or _local_url(settings), args.kb, args.question, args.top_k)
     return 2
+
+
+def _local_url(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
 
 
 def _run_api(settings: Settings) -> int:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from kb_server.chat_service import ChatEngine
 from kb_server.container import Services
 
 
@@ -15,3 +16,11 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_chat(request: Request) -> ChatEngine:
+    engine: ChatEngine = request.app.state.chat
+    return engine
+
+
+ChatDep = Annotated[ChatEngine, Depends(get_chat)]

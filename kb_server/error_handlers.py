@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingestion.errors import Conflict, DocumentError, IngestionError, NotFound, TransientError, UnsupportedFile
 from kb_server.errors import ApiError
+from llm.errors import LLMBusy, LLMError, LLMGenerationError, LLMNotInstalled, LLMUnavailable
 from vectorstore.errors import EmbedderUnavailable, VectorStoreError
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,18 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _ingestion_error(_: Request, exc: IngestionError) -> JSONResponse:
         status = next((s for cls, s in _INGESTION_STATUS if isinstance(exc, cls)), 500)
         return JSONResponse(error_body(exc.code, exc.detail), status_code=status)
+
+    @app.exception_handler(LLMError)
+    async def _llm_error(_: Request, exc: LLMError) -> JSONResponse:
+        if isinstance(exc, LLMBusy):
+            return JSONResponse(error_body("llm_busy", str(exc)), status_code=503, headers={"Retry-After": "5"})
+        if isinstance(exc, LLMNotInstalled):
+            return JSONResponse(error_body("llm_not_installed", str(exc)), status_code=503)
+        if isinstance(exc, LLMUnavailable):
+            return JSONResponse(error_body("llm_unavailable", str(exc)), status_code=503)
+        if isinstance(exc, LLMGenerationError):
+            return JSONResponse(error_body("llm_error", str(exc)), status_code=502)
+        return JSONResponse(error_body("llm_unavailable", str(exc)), status_code=503)
 
     @app.exception_handler(VectorStoreError)
     async def _store_error(_: Request, exc: VectorStoreError) -> JSONResponse:

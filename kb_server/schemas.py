@@ -170,3 +170,33 @@ class Readiness(BaseModel):
     ready: bool
     checks: dict[str, bool]
     detail: dict[str, str] = Field(default_factory=dict)
+
+
+class Citation(BaseModel):
+    n: int = Field(description="the number the answer cites as [n]")
+    chunk_id: int
+    file_id: int
+    file_name: str
+    score: float
+    text: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChatTurn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=20000)
+
+
+class ChatRequest(BaseModel):
+    kb: str
+    question: str = Field(min_length=1, max_length=4000)
+    history: list[ChatTurn] = Field(default_factory=list, max_length=50)
+    top_k: int | None = Field(default=None, ge=1, le=20)
+    score_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    stream: bool = False
+
+
+class ChatResponse(BaseModel):
+    answer: str
+    citations: list[Citation]
+    refused: bool = Field(description="true when the knowledge base had nothing relevant: no model was called")

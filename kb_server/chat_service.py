@@ -1,0 +1,187 @@
+"""RAG chat: retrieve, refuse when nothing relevant was found, otherwise generate with the LLM.
+
+Generation runs in worker threads (never on the event loop) and at most `llm.max_concurrent` at
+once; a request that waits longer than `llm.queue_timeout_s` for a slot is turned away with
+`LLMBusy` (503 + Retry-After) instead of piling up.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from kb_server import search_service
+from kb_server.container import Services
+from kb_server.schemas import Citation
+from llm import LLM, NO_ANSWER, LLMBusy, LLMError, Passage, build_llm, build_rag_messages, detect_language
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ChatEngine:
+    """The LLM (or why there is none) and the slots that bound concurrent generations."""
+
+    llm: LLM | None
+    unavailable: LLMError | None
+    slots: threading.BoundedSemaphore
+    queue_timeout_s: float
+
+    @classmethod
+    def build(cls, services: Services) -> ChatEngine:
+        settings = services.settings.llm
+        llm: LLM | None = None
+        problem: LLMError | None = None
+        try:
+            llm = build_llm(settings)
+        except LLMError as exc:
+            log.warning("chat is unavailable: %s", exc)
+            problem = exc
+        return cls(llm, problem, threading.BoundedSemaphore(settings.max_concurrent), settings.queue_timeout_s)
+
+    def close(self) -> None:
+        if self.llm is not None:
+            self.llm.close()
+
+    def acquire(self) -> None:
+        """Take a generation slot or raise LLMBusy after the queue timeout."""
+        if not self.slots.acquire(timeout=self.queue_timeout_s):
+            raise LLMBusy(f"every generation slot stayed busy for {self.queue_timeout_s:.0f} s")
+
+    def require_llm(self) -> LLM:
+        if self.llm is None:
+            raise self.unavailable or LLMError("no LLM is configured (llm.backend: none)")
+        return self.llm
+
+
+@dataclass
+class Prepared:
+    question: str
+    language: str
+    citations: list[Citation]
+    messages: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def refused(self) -> bool:
+        return not self.citations
+
+
+def prepare(
+    services: Services,
+    kb: str,
+    question: str,
+    history: list[dict[str, str]] | None,
+    top_k: int | None,
+    score_threshold: float | None,
+) -> Prepared:
+    """Retrieve passages and build the prompt; no citations means the KB has no answer."""
+    chat = services.settings.chat
+    k = top_k or chat.top_k
+    threshold = chat.score_threshold if score_threshold is None else score_threshold
+    hits = search_service.search(services, kb, question, k, threshold)
+    citations = [
+        Citation(
+            n=i,
+            chunk_id=h.chunk_id,
+            file_id=h.file_id,
+            file_name=h.file_name,
+            score=h.score,
+            text=h.text,
+            metadata=h.metadata,
+        )
+        for i, h in enumerate(hits, start=1)
+    ]
+    language = detect_language(question)
+    prepared = Prepared(question, language, citations)
+    if citations:
+        passages = [Passage(n=c.n, text=c.text, source=_source(c)) for c in citations]
+        prepared.messages = build_rag_messages(question, passages, history, language)
+    return prepared
+
+
+def _source(c: Citation) -> str:
+    page = c.metadata.get("page_number")
+    return f"{c.file_name}, p. {page}" if page else c.file_name
+
+
+@dataclass
+class Answer:
+    text: str
+    citations: list[Citation]
+    refused: bool
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    elapsed_s: float = 0.0
+
+
+def answer(services: Services, engine: ChatEngine, prepared: Prepared) -> Answer:
+    """Generate the whole answer (blocking: call from a worker thread)."""
+    if prepared.refused:
+        return Answer(NO_ANSWER[prepared.language], [], refused=True)
+    llm = engine.require_llm()
+    started = time.monotonic()
+    engine.acquire()
+    try:
+        done = llm.generate(prepared.messages)
+    finally:
+        engine.slots.release()
+    return Answer(
+        done.text.strip(),
+        prepared.citations,
+        False,
+        done.prompt_tokens,
+        done.completion_tokens,
+        time.monotonic() - started,
+    )
+
+
+class TokenStream:
+    """Text deltas of one generation; holds a slot from creation until closed or exhausted.
+
+    The slot is taken when the stream is created, so a busy server answers 503 before any
+    response has started.
+    """
+
+    def __init__(self, engine: ChatEngine, prepared: Prepared) -> None:
+        self.prepared = prepared
+        self.tokens = 0
+        self._released = False
+        if prepared.refused:
+            self._deltas: Iterator[str] = iter([NO_ANSWER[prepared.language]])
+            self._engine: ChatEngine | None = None
+            return
+        llm = engine.require_llm()
+        engine.acquire()
+        self._engine = engine
+        try:
+            self._deltas = llm.stream(prepared.messages)
+        except BaseException:
+            self.close()
+            raise
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            for delta in self._deltas:
+                if delta:
+                    self.tokens += 1
+                    yield delta
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        close = getattr(self._deltas, "close", None)
+        if close is not None:
+            close()
+        if self._engine is not None:
+            self._engine.slots.release()
+
+
+def citations_payload(citations: list[Citation]) -> list[dict[str, Any]]:
+    return [c.model_dump() for c in citations]

