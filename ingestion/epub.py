@@ -44,11 +44,15 @@ def epub_chapters(path: Path) -> Iterator[tuple[str, bytes]]:
             manifest = {
                 item.get("id"): item.get("href") for item in opf.xpath("//opf:manifest/opf:item", namespaces=_NS)
             }
+            seen: set[str] = set()
             for ref in opf.xpath("//opf:spine/opf:itemref/@idref", namespaces=_NS):
                 href = manifest.get(str(ref))
                 if not href:
                     continue
                 name = posixpath.normpath(posixpath.join(base, href.split("#", 1)[0]))
+                if name in seen:  # spine entries that point into a fragment of a file already read
+                    continue
+                seen.add(name)
                 info = book.getinfo(name)
                 if info.file_size > MAX_CHAPTER_BYTES:
                     raise DocumentError(f"EPUB chapter {name} is larger than {MAX_CHAPTER_BYTES} bytes")

@@ -89,7 +89,7 @@ class SentenceTransformerEmbedder:
                     pooling_mode=settings.resolved_pooling(),
                 )
                 model = SentenceTransformer(modules=[transformer, pooling, models.Normalize()], device="cpu")
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a directory that holds no usable model
             raise EmbedderUnavailable(f"cannot load embedding model from {location}: {exc}") from exc
         if settings.max_seq_length:
             model.max_seq_length = settings.max_seq_length
