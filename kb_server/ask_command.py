@@ -12,12 +12,12 @@ import httpx
 
 def iter_sse(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:
     """(event, decoded data) pairs of a Server-Sent Events stream."""
-    event, data = "message", []
+    event, data = "message", list[str]()
     for line in lines:
         if line == "":
             if data:
                 yield event, json.loads("\n".join(data))
-            event, data = "message", []
+            event, data = "message", list[str]()
         elif line.startswith("event:"):
             event = line[6:].strip()
         elif line.startswith("data:"):

@@ -16,6 +16,7 @@ from typing import Any
 
 from kb_server import search_service
 from kb_server.container import Services
+from kb_server.generation_pool import GenerationPool
 from kb_server.schemas import Citation
 from llm import LLM, NO_ANSWER, LLMBusy, LLMError, Passage, build_llm, build_rag_messages, detect_language
 
@@ -30,6 +31,7 @@ class ChatEngine:
     unavailable: LLMError | None
     slots: threading.BoundedSemaphore
     queue_timeout_s: float
+    pool: GenerationPool
 
     @classmethod
     def build(cls, services: Services) -> ChatEngine:
@@ -41,9 +43,16 @@ class ChatEngine:
         except LLMError as exc:
             log.warning("chat is unavailable: %s", exc)
             problem = exc
-        return cls(llm, problem, threading.BoundedSemaphore(settings.max_concurrent), settings.queue_timeout_s)
+        return cls(
+            llm,
+            problem,
+            threading.BoundedSemaphore(settings.max_concurrent),
+            settings.queue_timeout_s,
+            GenerationPool(settings.max_concurrent, services.settings.chat.generation_nice),
+        )
 
     def close(self) -> None:
+        self.pool.shutdown()
         if self.llm is not None:
             self.llm.close()
 
@@ -126,7 +135,7 @@ def answer(services: Services, engine: ChatEngine, prepared: Prepared) -> Answer
     started = time.monotonic()
     engine.acquire()
     try:
-        done = llm.generate(prepared.messages)
+        done = engine.pool.run(lambda: llm.generate(prepared.messages))
     finally:
         engine.slots.release()
     return Answer(
@@ -158,7 +167,7 @@ class TokenStream:
         engine.acquire()
         self._engine = engine
         try:
-            self._deltas = llm.stream(prepared.messages)
+            self._deltas = engine.pool.stream(lambda: llm.stream(prepared.messages))
         except BaseException:
             self.close()
             raise

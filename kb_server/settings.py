@@ -42,6 +42,7 @@ class ChatSettings(BaseModel):
     score_threshold: float = Field(
         default=0.35, ge=0.0, le=1.0, description="below this no passage counts: the KB has no answer"
     )
+    generation_nice: int = Field(default=10, ge=0, le=19, description="lower CPU priority of LLM threads")
 
 
 class Settings(BaseSettings):

@@ -235,7 +235,9 @@ export class ChatView {
     const meta = [`score ${formatScore(c.score)}`];
     const md = c.metadata || {};
     for (const key of ["title", "page_number", "section", "source"]) {
-      if (md[key] !== undefined && md[key] !== null && md[key] !== "") meta.push(`${key.replace("_", " ")}: ${md[key]}`);
+      const value = md[key];
+      if (value === undefined || value === null || value === "" || value === c.file_name) continue;
+      meta.push(`${key.replace("_", " ")}: ${value}`);
     }
     $("#passage-meta", this.dialog).textContent = meta.join(" · ");
     $("#passage-text", this.dialog).textContent = c.text;

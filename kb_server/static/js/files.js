@@ -264,7 +264,7 @@ function fillFile(tr, f) {
   setText(tr.querySelector(".time"), formatTime(f.created_at));
   tr.querySelector(".time").title = `added ${f.created_at}, updated ${f.updated_at}`;
   const stage = f.status === "processing" ? f.stage || "processing" : f.status;
-  const progress = f.status === "done" ? 1 : f.status === "queued" ? 0 : f.progress;
+  const progress = f.status === "done" || f.status === "failed" ? 1 : f.status === "queued" ? 0 : f.progress;
   const reason = f.status === "failed" ? [f.error, f.error_code && `(${f.error_code})`].filter(Boolean).join(" ") : "";
   fillStatus(tr, { status: f.status, stage, progress, reason, label: stage });
 }
@@ -274,11 +274,11 @@ function fillUpload(tr, u) {
   setText(tr.querySelector(".size"), formatBytes(u.size));
   setText(tr.querySelector(".chunks"), "–");
   setText(tr.querySelector(".time"), "");
-  const done = u.status !== "uploading";
   fillStatus(tr, {
     status: u.status,
     stage: u.status,
-    progress: u.status === "duplicate" ? 1 : done ? 0 : u.progress,
+    // A finished upload's bar is full; its colour tells how it ended.
+    progress: u.status === "uploading" ? u.progress : u.status === "queued" ? 0 : 1,
     reason: u.detail,
     label: u.status === "error" ? "failed" : u.status,
   });

@@ -154,10 +154,13 @@ function bindConfirmDialog() {
 }
 
 // The server asked for an API key (401): ask the user, once per refusal.
+const forgetKey = $("#key-forget");
+
 function askForKey(refused) {
   const dialog = $("#key-dialog");
   const form = $("#key-form");
   const input = $("#key-input");
+  const cancel = $("#key-cancel");
   $("#key-refused").hidden = !refused;
   input.value = "";
   dialog.returnValue = "";
@@ -167,21 +170,27 @@ function askForKey(refused) {
       e.preventDefault();
       dialog.close(input.value.trim() ? "ok" : "cancel");
     };
+    const dismiss = () => dialog.close("cancel");
     form.addEventListener("submit", submit);
-    $("#key-cancel").addEventListener("click", () => dialog.close("cancel"), { once: true });
+    cancel.addEventListener("click", dismiss);
     dialog.addEventListener("close", () => {
       form.removeEventListener("submit", submit);
-      resolve(dialog.returnValue === "ok" ? input.value.trim() : null);
+      cancel.removeEventListener("click", dismiss);
+      const key = dialog.returnValue === "ok" ? input.value.trim() : null;
+      forgetKey.hidden = !key && !api.apiKey();
+      resolve(key);
     }, { once: true });
   });
 }
 
+forgetKey.hidden = !api.apiKey();
+forgetKey.addEventListener("click", () => {
+  api.setApiKey("");
+  forgetKey.hidden = true;
+  loadKbs();
+});
 api.setKeyPrompt(askForKey);
 bindKbControls();
 bindConfirmDialog();
-$("#key-forget").addEventListener("click", () => {
-  api.setApiKey("");
-  loadKbs();
-});
 window.addEventListener("hashchange", route);
 loadKbs();
