@@ -57,7 +57,9 @@ def stream_chat(url: str, kb: str, question: str) -> tuple[float, int, float]:
     return first - started, tokens, end - first
 
 
-def latencies(http: httpx.Client, kb: str, file_id: int, samples: int, payload: bytes) -> tuple[list[float], list[float]]:
+def latencies(
+    http: httpx.Client, kb: str, file_id: int, samples: int, payload: bytes
+) -> tuple[list[float], list[float]]:
     polls, uploads = [], []
     for i in range(samples):
         t = time.perf_counter()
@@ -123,10 +125,15 @@ def main() -> None:
                 t.join(timeout=300)
 
             print("API latency, idle vs while two chats generate (ms):")
-            for name, idle, busy in (("status poll", idle_polls, busy_polls), ("100 KB upload 202", idle_uploads, busy_uploads)):
-                print(f"  {name:18s} idle p50 {pct(idle, .5):6.1f}  p95 {pct(idle, .95):6.1f} | "
-                      f"busy p50 {pct(busy, .5):6.1f}  p95 {pct(busy, .95):6.1f} | "
-                      f"p95 ratio {pct(busy, .95) / pct(idle, .95):.2f}x")
+            for name, idle, busy in (
+                ("status poll", idle_polls, busy_polls),
+                ("100 KB upload 202", idle_uploads, busy_uploads),
+            ):
+                print(
+                    f"  {name:18s} idle p50 {pct(idle, 0.5):6.1f}  p95 {pct(idle, 0.95):6.1f} | "
+                    f"busy p50 {pct(busy, 0.5):6.1f}  p95 {pct(busy, 0.95):6.1f} | "
+                    f"p95 ratio {pct(busy, 0.95) / pct(idle, 0.95):.2f}x"
+                )
         finally:
             stack.stop()
 

@@ -28,6 +28,8 @@ from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
 from vectorstore import Embedder, Segment, SegmentStore
 from vectorstore.ids import MAX_CHUNKS_PER_FILE, chunk_id
+from vectorstore.keyword_index import KeywordSegmentStore
+from vectorstore.tokenize import tokenize
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class IngestionContext:
     segments: SegmentStore
     settings: IngestionSettings
     embedder_factory: Callable[[], Embedder]
+    keywords: KeywordSegmentStore
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -130,6 +133,8 @@ def _run(ctx: IngestionContext, claim: jobs.Claim, owner: str, on_progress: Prog
     report("indexing", 0, 1)
     ids = np.array([r.id for r in rows], dtype=np.int64)
     ctx.segments.write(claim.kb_id, claim.file_id, Segment(ids=ids, vectors=np.vstack(vectors)))
+    mode = ctx.settings.keyword_tokenizer
+    ctx.keywords.write(claim.kb_id, claim.file_id, mode, ids.tolist(), [tokenize(t, mode) for t in texts])
     if not jobs.complete(ctx.db, claim.file_id, owner, rows):
         log.warning("file %s: lease lost before commit (deleted or taken over)", claim.file_id)
         return Outcome(claim.file_id, "lost")

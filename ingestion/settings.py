@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -18,3 +20,6 @@ class IngestionSettings(BaseModel):
         default=600.0, gt=0, description="queued this long with an empty broker queue: send again"
     )
     queue_name: str = "kb-ingest"
+    keyword_tokenizer: Literal["auto", "simple"] = Field(
+        default="auto", description="auto: jieba for Chinese, words for the rest; simple: no jieba"
+    )

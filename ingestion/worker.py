@@ -17,6 +17,7 @@ from ingestion.pipeline import IngestionContext
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
 from vectorstore import EmbeddingSettings, SegmentStore, build_embedder
+from vectorstore.keyword_index import KeywordSegmentStore
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def build_context(config: WorkerConfig) -> IngestionContext:
         segments=SegmentStore(config.segments_dir),
         settings=config.ingestion,
         embedder_factory=lambda: build_embedder(config.embedding),
+        keywords=KeywordSegmentStore(config.segments_dir),
     )
 
 

@@ -21,6 +21,7 @@ from kb_server.container import Services, build_services
 from kb_server.error_handlers import install_error_handlers
 from kb_server.recovery_loop import RecoveryLoop
 from kb_server.settings import Settings
+from kb_server.ui_router import mount_ui
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
@@ -52,4 +53,5 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (health_router, kbs_router, files_router, search_router, tasks_router, chat_router, openai_router):
         app.include_router(module.router)
+    mount_ui(app)
     return app

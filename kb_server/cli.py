@@ -41,6 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--url", help="the server's base URL (default http://HOST:PORT from the settings)")
     ask.add_argument("--top-k", type=int, help="passages to retrieve")
     ask.add_argument("question")
+    ev = commands.add_parser("eval", help="measure retrieval (hit@k, MRR, nDCG) against a QA file, per mode")
+    _common(ev, listen=True)
+    ev.add_argument("--kb", required=True)
+    ev.add_argument("--qa", type=Path, required=True, help='JSON lines of {"question", "answer"}')
+    ev.add_argument("--mode", default="all", choices=["dense", "keyword", "hybrid", "all"])
+    ev.add_argument("--tokenizer", choices=["auto", "simple"], help="keyword tokenizer to evaluate")
+    ev.add_argument("--misses", type=Path, help="write the questions missed at rank 1 to this CSV")
+    ev.add_argument("--negatives", type=Path, help='JSON lines of {"question"} the KB cannot answer')
+    ev.add_argument("--threshold", type=float, help="refusal threshold (default chat.score_threshold)")
+    ev.add_argument("--url", help="the server's base URL (default http://HOST:PORT from the settings)")
     return parser
 
 
@@ -59,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValidationError, FileNotFoundError) as exc:
         print(f"kb-server: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
-    if args.command == "ask":
+    if args.command in ("ask", "eval"):
         settings.log_level = "WARNING"
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "up":
@@ -74,6 +84,21 @@ def main(argv: list[str] | None = None) -> int:
         from kb_server.ask_command import ask
 
         return ask(args.url or _local_url(settings), args.kb, args.question, args.top_k)
+    if args.command == "eval":
+        from kb_server.eval_command import run_eval
+
+        modes = ["dense", "keyword", "hybrid"] if args.mode == "all" else [args.mode]
+        threshold = settings.chat.score_threshold if args.threshold is None else args.threshold
+        return run_eval(
+            args.url or _local_url(settings),
+            args.kb,
+            args.qa,
+            modes,
+            args.tokenizer,
+            args.misses,
+            args.negatives,
+            threshold,
+        )
     return 2
 
 

@@ -15,6 +15,7 @@ from kb_server.paths import DataPaths
 from kb_server.redis_server import discover_url
 from kb_server.settings import Settings
 from vectorstore import Embedder, KBIndexRegistry, SegmentStore, build_embedder
+from vectorstore.keyword_index import KeywordIndex, KeywordSegmentStore
 
 
 class BrokerNotConfigured(RuntimeError):
@@ -68,6 +69,8 @@ class Services:
     embedder: Embedder
     celery: Celery
     broker_url: str
+    keywords: KeywordSegmentStore
+    keyword_indexes: dict[tuple[int, str], KeywordIndex] = field(default_factory=dict)
     embed_lock: threading.Lock = field(default_factory=threading.Lock)
     blob_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -95,4 +98,5 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         embedder=embedder,
         celery=create_celery(broker_url, settings.ingestion),
         broker_url=broker_url,
+        keywords=KeywordSegmentStore(paths.kbs),
     )

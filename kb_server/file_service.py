@@ -94,6 +94,7 @@ def delete_file(services: Services, kb_name: str, file_id: int) -> None:
     kb = repository.get_kb(services.db, kb_name)
     file = repository.delete_file(services.db, kb.id, file_id)
     services.segments.delete(kb.id, file_id)
+    services.keywords.delete(kb.id, file_id)
     release_blob(services, file.sha256)
 
 

@@ -31,6 +31,8 @@ def delete_kb(services: Services, name: str) -> None:
     kb = repository.get_kb(services.db, name)
     shas = repository.delete_kb(services.db, kb.id)
     services.indexes.forget(kb.id)
+    for key in [k for k in services.keyword_indexes if k[0] == kb.id]:
+        services.keyword_indexes.pop(key, None)
     shutil.rmtree(services.segments.root / str(kb.id), ignore_errors=True)
     for sha in set(shas):
         release_blob(services, sha)

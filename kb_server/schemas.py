@@ -147,12 +147,18 @@ class SearchRequest(BaseModel):
     score_threshold: float | None = Field(
         default=None, ge=0.0, le=1.0, description="drop results scoring below this (0..1, higher is better)"
     )
+    mode: Literal["dense", "keyword", "hybrid"] | None = Field(
+        default=None, description="retriever; default `search.mode` (hybrid)"
+    )
+    tokenizer: Literal["auto", "simple"] | None = Field(
+        default=None, description="keyword tokenizer, for evaluations; default `ingestion.keyword_tokenizer`"
+    )
 
 
 class SearchHit(BaseModel):
     chunk_id: int
     text: str
-    score: float = Field(description="cosine similarity clipped to 0..1; higher is better")
+    score: float = Field(description="0..1, higher is better: cosine, scaled BM25, or their weighted mean")
     file_id: int
     file_name: str
     metadata: dict[str, Any]

@@ -13,7 +13,9 @@ router = APIRouter(prefix="/api/kbs/{kb}", tags=["search"])
 
 @router.post("/search", response_model=SearchResponse, responses={404: {"model": ErrorBody}})
 def search_kb(kb: str, body: SearchRequest, services: ServicesDep) -> SearchResponse:
-    """The `top_k` chunks closest to `query`, best first. `score` is 0..1, higher is better;
+    """The `top_k` chunks best matching `query`, best first. `mode`: `dense` (embeddings), `keyword`
+    (BM25; jieba for Chinese) or `hybrid` (default: both, fused). `score` is 0..1, higher is better;
     `score_threshold` drops results below it."""
     top_k = min(body.top_k, services.settings.search.max_top_k)
-    return SearchResponse(results=search_service.search(services, kb, body.query, top_k, body.score_threshold))
+    hits = search_service.search(services, kb, body.query, top_k, body.score_threshold, body.mode, body.tokenizer)
+    return SearchResponse(results=hits)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import (
@@ -35,6 +35,15 @@ class WorkerSettings(BaseModel):
 class SearchSettings(BaseModel):
     default_top_k: int = Field(default=5, ge=1)
     max_top_k: int = Field(default=100, ge=1)
+    mode: Literal["dense", "keyword", "hybrid"] = "hybrid"
+    dense_weight: float = Field(default=0.6, ge=0.0, le=1.0, description="hybrid: dense share; keyword gets the rest")
+    cjk_dense_weight: float = Field(
+        default=0.1, ge=0.0, le=1.0, description="dense share for Chinese queries when the embedder reads no Chinese"
+    )
+    candidates: int = Field(default=50, ge=1, description="results taken from each retriever before fusion")
+    dedupe_similarity: float = Field(
+        default=0.9, gt=0.0, le=1.0, description="drop hits this similar to a better one (1.0: keep all)"
+    )
 
 
 class ChatSettings(BaseModel):

@@ -3,6 +3,7 @@
 # Arguments go to pytest (e.g. -m "not slow", -k search).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/system-deps.sh --test
 scripts/install.sh all,test
 .venv/bin/ruff check .
 .venv/bin/mypy

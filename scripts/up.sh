@@ -3,5 +3,6 @@
 # Arguments go to `kb-server up` (e.g. --port 8077 --data-dir ./data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/system-deps.sh
 scripts/install.sh all
 exec .venv/bin/kb-server up "$@"

@@ -74,6 +74,18 @@ class KBIndex:
             )
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
+    def scores_for(self, query: np.ndarray, chunk_ids: list[int]) -> dict[int, float]:
+        """Inner products of the query with specific chunks (those present in the index)."""
+        found: dict[int, float] = {}
+        with self._lock:
+            for cid in chunk_ids:
+                try:
+                    vector = self._index.reconstruct(int(cid))
+                except RuntimeError:  # not in the index
+                    continue
+                found[cid] = float(np.dot(vector, query))
+        return found
+
 
 class KBIndexRegistry:
     """One `KBIndex` per knowledge base, created on first use."""

@@ -200,6 +200,13 @@ def chunks_by_ids(db: Database, kb_id: int, ids: Sequence[int]) -> dict[int, tup
         return {chunk.id: (chunk, name) for chunk, name in rows}
 
 
+def chunk_texts(db: Database, file_id: int) -> list[tuple[int, str]]:
+    """(chunk id, text) of one file, in order."""
+    with db.read() as s:
+        rows = s.execute(select(Chunk.id, Chunk.text).where(Chunk.file_id == file_id).order_by(Chunk.ordinal))
+        return [(cid, text) for cid, text in rows]
+
+
 def sha_in_use(db: Database, sha256: str) -> bool:
     with db.read() as s:
         return s.scalar(select(func.count(File.id)).where(File.sha256 == sha256)) != 0

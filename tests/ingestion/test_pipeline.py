@@ -18,6 +18,7 @@ from ingestion.uploads import UploadStore
 from tests.ingestion.documents import CORRUPT_PDF, pdf_bytes, write_docx
 from vectorstore import Embedder, KBIndex, SegmentStore
 from vectorstore.ids import chunk_id
+from vectorstore.keyword_index import KeywordSegmentStore
 
 pytestmark = pytest.mark.integration
 
@@ -30,6 +31,7 @@ def ctx(tmp_path: Path, db: Database, uploads: UploadStore, embedder: Embedder) 
         segments=SegmentStore(tmp_path / "kbs"),
         settings=IngestionSettings(max_attempts=2),
         embedder_factory=lambda: embedder,
+        keywords=KeywordSegmentStore(tmp_path / "kbs"),
     )
 
 

@@ -139,6 +139,8 @@ export class FilesView {
         return;
       }
       this.onError(`Could not load the files: ${err.message}`);
+      // The user declined to give the API key: do not ask again on every poll.
+      if (err.status === 401) return;
     }
     const busy = this.active > 0 || this.files.some((f) => f.status === "queued" || f.status === "processing");
     this.timer = setTimeout(() => {

@@ -1,0 +1,172 @@
+"""The whole path through the page, in a real Chromium, against the real stack (embedded Redis, a
+Celery worker, the API with the bundled model and SmolLM2): create a knowledge base, drop real
+documents, watch them ingest, ask a question, read a cited passage, delete a file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from tests.support.stack import Stack
+from tests.ui.conftest import LAPTOP, PHONE, BrowserSession, open_session
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+DOCS = ["nodejs-api-http.md", "live-manual.en.docx"]
+QUESTION = "How do I create an HTTP server in Node.js?"
+INGEST_TIMEOUT_MS = 300_000
+ANSWER_TIMEOUT_MS = 180_000
+
+# Records every label and status an element shows, so the test sees the stages go by.
+WATCH_STAGES = """
+() => {
+  window.__stages = [];
+  const seen = (label) => { if (label && window.__stages.at(-1) !== label) window.__stages.push(label); };
+  new MutationObserver(() => {
+    document.querySelectorAll('#file-rows .badge').forEach((b) => seen(b.textContent));
+  }).observe(document.querySelector('#file-rows'), {subtree: true, childList: true, characterData: true});
+}
+"""
+WATCH_ANSWER = """
+() => {
+  window.__answerLengths = [];
+  new MutationObserver(() => {
+    const answer = document.querySelector('#messages li.assistant:last-child .answer');
+    if (answer) window.__answerLengths.push(answer.textContent.length);
+  }).observe(document.querySelector('#messages'), {subtree: true, childList: true, characterData: true});
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    running = Stack(Path(tmp_path_factory.mktemp("ui-stack"))).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def session(browser: Browser, stack: Stack) -> Iterator[BrowserSession]:
+    opened = open_session(browser, stack.base_url)
+    try:
+        yield opened
+    finally:
+        opened.context.close()
+
+
+def file_row(page: Page, name: str) -> Locator:
+    return page.locator("#file-rows tr[data-file-id]").filter(has=page.locator("td.name", has_text=name))
+
+
+def snapshot(page: Page, artifacts: Path, name: str) -> None:
+    for label, viewport in (("laptop", LAPTOP), ("phone", PHONE)):
+        page.set_viewport_size(viewport)
+        page.screenshot(path=str(artifacts / f"{name}-{label}.png"), full_page=label == "phone")
+    page.set_viewport_size(LAPTOP)
+
+
+def test_upload_ingest_chat_cite_and_delete_through_the_page(
+    session: BrowserSession, stack: Stack, shared_data: Path, artifacts: Path, tmp_path: Path
+) -> None:
+    index = stack.client.http.get("/")
+    assert index.status_code == 200, "the API does not serve the UI: create_app must call ui_router.mount_ui(app)"
+    page = session.page
+    page.goto("/")
+    expect(page.locator("#view-empty")).to_be_visible()
+    page.click("#kb-new-empty")
+    page.fill("#kb-name", "manuals")
+    page.fill("#kb-description", "Node.js and Debian Live manuals")
+    page.press("#kb-description", "Enter")
+    expect(page.locator("#kb-select")).to_have_value("manuals")
+    expect(page).to_have_url(f"{stack.base_url}/#/kb/manuals/files")
+
+    page.evaluate(WATCH_STAGES)
+    paths = [shared_data / "formats" / name for name in DOCS]
+    page.set_input_files("#file-input", [str(p) for p in paths])
+    busy = page.locator("#file-rows tr[data-status='processing']")
+    expect(busy.first).to_be_visible(timeout=INGEST_TIMEOUT_MS)
+    page.screenshot(path=str(artifacts / "upload-progress-laptop.png"))
+    for path in paths:
+        row = file_row(page, path.name)
+        expect(row).to_have_attribute("data-status", "done", timeout=INGEST_TIMEOUT_MS)
+        assert row.locator("progress").evaluate("bar => bar.value") == 1
+        assert int(row.locator("td.chunks").inner_text()) > 0
+    stages = page.evaluate("window.__stages")
+    assert stages[-1] == "done"
+    assert {"parsing", "chunking", "embedding", "indexing"} & set(stages), stages
+
+    # The same bytes under another name are a duplicate; a fake .docx is rejected with its reason.
+    copy = tmp_path / "copy-of-http.md"
+    copy.write_bytes(paths[0].read_bytes())
+    fake = tmp_path / "not-really.docx"
+    fake.write_bytes(b"plain text pretending to be a Word document\n")
+    page.set_input_files("#file-input", [str(copy), str(fake)])
+    duplicate = page.locator("#file-rows tr[data-upload]", has_text=copy.name)
+    rejected = page.locator("#file-rows tr[data-upload]", has_text=fake.name)
+    expect(duplicate).to_have_attribute("data-status", "duplicate")
+    expect(duplicate.locator(".reason")).to_contain_text(f"as “{paths[0].name}”")
+    expect(rejected).to_have_attribute("data-status", "rejected")
+    expect(rejected.locator(".reason")).not_to_be_empty()
+    snapshot(page, artifacts, "upload")
+
+    # The table comes from the server: a reload shows the same files.
+    page.reload()
+    expect(page.locator("#file-rows tr")).to_have_count(2)
+    for path in paths:
+        expect(file_row(page, path.name)).to_have_attribute("data-status", "done")
+
+    page.click("#tab-chat")
+    expect(page.locator("#question")).to_be_visible()
+    page.evaluate(WATCH_ANSWER)
+    page.fill("#question", QUESTION)
+    page.press("#question", "Enter")
+    reply = page.locator("#messages li.assistant").last
+    expect(reply).to_have_attribute("data-state", "done", timeout=ANSWER_TIMEOUT_MS)
+    answer = reply.locator(".answer").inner_text()
+    assert answer.strip()
+    lengths = [n for n in page.evaluate("window.__answerLengths") if n]
+    assert len(set(lengths)) >= 2, f"the answer did not stream in: {lengths}"
+    chips = reply.locator(".sources button.chip")
+    assert chips.count() >= 1
+    chips.first.click()
+    dialog = page.locator("#passage-dialog")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#passage-title")).to_contain_text("nodejs-api-http.md")
+    expect(page.locator("#passage-meta")).to_contain_text("score")
+    assert len(page.locator("#passage-text").inner_text()) > 40
+    page.screenshot(path=str(artifacts / "passage-laptop.png"))
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    snapshot(page, artifacts, "chat")
+
+    page.click("#tab-files")
+    row = file_row(page, DOCS[1])
+    row.get_by_role("button", name="Delete").click()
+    page.click("#confirm-ok")
+    expect(row).to_have_count(0)
+    expect(page.locator("#file-rows tr")).to_have_count(1)
+    assert [f["name"] for f in stack.client.files("manuals")] == [DOCS[0]]
+    page.reload()
+    expect(page.locator("#file-rows tr")).to_have_count(1)
+
+    # Pick between knowledge bases, then delete them.
+    page.click("#kb-new")
+    page.fill("#kb-name", "scratch")
+    page.press("#kb-name", "Enter")
+    expect(page.locator("#kb-select")).to_have_value("scratch")
+    expect(page.locator("#files-empty")).to_be_visible()
+    page.select_option("#kb-select", "manuals")
+    expect(page.locator("#file-rows tr")).to_have_count(1)
+    page.click("#kb-delete")
+    page.click("#confirm-ok")
+    expect(page.locator("#kb-select")).to_have_value("scratch")
+    page.click("#kb-delete")
+    page.click("#confirm-ok")
+    expect(page.locator("#view-empty")).to_be_visible()
+    assert stack.client.http.get("/api/kbs").json()["kbs"] == []
+    session.problems.assert_clean(allowed_errors=("status of 415",))
