@@ -6,7 +6,6 @@ import concurrent.futures
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,7 +109,8 @@ def test_the_official_openai_client_talks_to_a_knowledge_base(stack: Stack, bees
     assert completion.choices[0].message.role == "assistant"
     assert completion.choices[0].message.content
     assert completion.choices[0].finish_reason == "stop"
-    assert completion.usage is not None and completion.usage.completion_tokens > 0
+    assert completion.usage is not None
+    assert completion.usage.completion_tokens > 0
     extra = completion.model_extra or {}
     assert extra["citations"][0]["file_name"] == "bees.md"
 
@@ -256,5 +256,6 @@ def test_sse_data_is_json_per_frame(client: KBClient, bees: str) -> None:
     for frame in frames:
         lines = frame.split("\n")
         assert lines[0].startswith("event: ")
-        assert len(lines) == 2 and lines[1].startswith("data: ")
+        assert len(lines) == 2
+        assert lines[1].startswith("data: ")
         json.loads(lines[1][6:])
