@@ -18,6 +18,8 @@ from ingestion.settings import IngestionSettings
 
 log = logging.getLogger(__name__)
 
+TRANSIENT = (OperationalError, TransientError, ConnectionError)
+
 
 def register_tasks(app: Celery, settings: IngestionSettings) -> None:
     @app.task(
@@ -27,7 +29,7 @@ def register_tasks(app: Celery, settings: IngestionSettings) -> None:
         reject_on_worker_lost=True,
         soft_time_limit=settings.task_soft_time_limit_s,
         time_limit=settings.task_time_limit_s,
-        autoretry_for=(OperationalError, TransientError, ConnectionError),
+        autoretry_for=TRANSIENT,
         retry_backoff=True,
         retry_backoff_max=60,
         max_retries=settings.transient_retries,
@@ -49,6 +51,14 @@ def register_tasks(app: Celery, settings: IngestionSettings) -> None:
         except SoftTimeLimitExceeded:
             reason = f"parsing and embedding took longer than {settings.task_soft_time_limit_s} s"
             jobs.fail(context.db, int(file_id), None, "timeout", reason)
+            return {"file_id": file_id, "status": "failed", "error": reason}
+        except TRANSIENT:
+            raise  # retried with backoff by autoretry_for
+        except Exception as exc:
+            # A bug or an unforeseen fault: say so on the file rather than leave it queued forever.
+            log.exception("file %s: ingestion failed unexpectedly", file_id)
+            reason = f"internal error while ingesting: {type(exc).__name__}: {exc}"[:500]
+            jobs.fail(context.db, int(file_id), None, "internal_error", reason)
             return {"file_id": file_id, "status": "failed", "error": reason}
         log.info("file %s: %s (%s chunks)", file_id, outcome.status, outcome.chunks)
         return asdict(outcome)

@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.client import KBClient
+from tests.support.inspect_data import chunk_report
 from tests.support.stack import Stack
+
+FAQ_KB = "python-faq"
 
 _names = itertools.count()
 
@@ -22,7 +25,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         running.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def client(stack: Stack) -> KBClient:
     return stack.client
 
@@ -37,3 +40,22 @@ def kb(client: KBClient) -> str:
 @pytest.fixture
 def stack_data_dir(stack: Stack) -> Path:
     return stack.data_dir
+
+
+@pytest.fixture(scope="session")
+def faq_pages(shared_data: Path) -> list[Path]:
+    pages = sorted((shared_data / "python-faq" / "html").glob("*.html"))
+    assert len(pages) == 9
+    return pages
+
+
+@pytest.fixture(scope="session")
+def faq_kb(stack: Stack, faq_pages: list[Path]) -> dict[str, dict[str, int]]:
+    """The 9 FAQ pages uploaded in one request and ingested; returns the chunk report per page."""
+    client = stack.client
+    client.create_kb(FAQ_KB)
+    entries = client.upload_paths(FAQ_KB, faq_pages)
+    assert [e["status"] for e in entries] == ["queued"] * 9
+    files = client.wait_settled(FAQ_KB, expected=9, timeout_s=400)
+    assert [f["status"] for f in files] == ["done"] * 9, [(f["name"], f["error"]) for f in files]
+    return chunk_report(stack.data_dir, FAQ_KB)

@@ -10,32 +10,12 @@ from pathlib import Path
 import pytest
 
 from kb_server.evaluation import is_relevant, rank_metrics
+from tests.e2e.conftest import FAQ_KB
 from tests.support.client import KBClient
 from tests.support.inspect_data import chunk_report
 from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
-
-FAQ_KB = "python-faq"
-
-
-@pytest.fixture(scope="module")
-def faq_pages(shared_data: Path) -> list[Path]:
-    pages = sorted((shared_data / "python-faq" / "html").glob("*.html"))
-    assert len(pages) == 9
-    return pages
-
-
-@pytest.fixture(scope="module")
-def faq_kb(stack: Stack, faq_pages: list[Path]) -> dict[str, dict[str, int]]:
-    """The 9 pages uploaded in one request and ingested; returns the chunk report per page."""
-    client = stack.client
-    client.create_kb(FAQ_KB)
-    entries = client.upload_paths(FAQ_KB, faq_pages)
-    assert [e["status"] for e in entries] == ["queued"] * 9
-    files = client.wait_settled(FAQ_KB, expected=9, timeout_s=400)
-    assert [f["status"] for f in files] == ["done"] * 9, [(f["name"], f["error"]) for f in files]
-    return chunk_report(stack.data_dir, FAQ_KB)
 
 
 def test_every_page_is_done_with_consistent_chunks(faq_kb: dict[str, dict[str, int]]) -> None:
@@ -54,7 +34,7 @@ def test_search_finds_the_answer_in_the_top_5_for_90_percent(
         results = client.search(FAQ_KB, item["question"], top_k=10)
         relevance.append([is_relevant(r["text"], item["answer"]) for r in results])
     metrics = rank_metrics(relevance)
-    print(f"python-faq dense: {metrics}")
+    print(f"python-faq, default mode: {metrics}")
     assert metrics.hit_at_5 >= 0.90, metrics
 
 
