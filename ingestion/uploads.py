@@ -28,6 +28,37 @@ class StagedBlob:
             return handle.read(n)
 
 
+class StagingWriter:
+    """Receives an upload piece by piece (e.g. from a streaming multipart parser)."""
+
+    def __init__(self, tmp_dir: Path, max_bytes: int | None) -> None:
+        fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="upload-")
+        self._file = os.fdopen(fd, "wb")
+        self.path = Path(name)
+        self.size = 0
+        self._max = max_bytes
+        self._digest = hashlib.sha256()
+
+    def write(self, block: bytes) -> None:
+        """Raises: OverflowError past `max_bytes` (call `abort` then)."""
+        self.size += len(block)
+        if self._max is not None and self.size > self._max:
+            raise OverflowError(f"more than {self._max} bytes")
+        self._digest.update(block)
+        self._file.write(block)
+
+    def finish(self) -> StagedBlob:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        return StagedBlob(self._digest.hexdigest(), self.size, self.path)
+
+    def abort(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        self.path.unlink(missing_ok=True)
+
+
 class UploadStore:
     def __init__(self, root: Path, tmp_dir: Path) -> None:
         self.root = root
@@ -38,30 +69,25 @@ class UploadStore:
             raise ValueError("not a sha256 hex digest")
         return self.root / sha256[:2] / sha256
 
+    def open_staging(self, max_bytes: int | None = None) -> StagingWriter:
+        """A temp file in the data dir that hashes what is written to it."""
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        return StagingWriter(self.tmp_dir, max_bytes)
+
     def stage(self, source: BinaryIO | Iterable[bytes], max_bytes: int | None = None) -> StagedBlob:
         """Stream into a temp file while hashing.
 
         Raises:
             OverflowError: more than `max_bytes` arrived (the temp file is removed).
         """
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        size = 0
-        fd, tmp_name = tempfile.mkstemp(dir=self.tmp_dir, prefix="upload-")
+        writer = self.open_staging(max_bytes)
         try:
-            with os.fdopen(fd, "wb") as out:
-                for block in _blocks(source):
-                    size += len(block)
-                    if max_bytes is not None and size > max_bytes:
-                        raise OverflowError(f"more than {max_bytes} bytes")
-                    digest.update(block)
-                    out.write(block)
-                out.flush()
-                os.fsync(out.fileno())
+            for block in _blocks(source):
+                writer.write(block)
+            return writer.finish()
         except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
+            writer.abort()
             raise
-        return StagedBlob(digest.hexdigest(), size, Path(tmp_name))
 
     def commit(self, staged: StagedBlob) -> Path:
         target = self.path(staged.sha256)

@@ -20,6 +20,7 @@ from kb_server.chat_service import ChatEngine
 from kb_server.container import Services, build_services
 from kb_server.error_handlers import install_error_handlers
 from kb_server.recovery_loop import RecoveryLoop
+from kb_server.security import install_security
 from kb_server.settings import Settings
 from kb_server.ui_router import mount_ui
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_security(app, settings)
     for module in (health_router, kbs_router, files_router, search_router, tasks_router, chat_router, openai_router):
         app.include_router(module.router)
     mount_ui(app)

@@ -13,7 +13,9 @@ from ingestion.catalog.models import File
 from ingestion.errors import UnsupportedFile
 from ingestion.filetypes import SNIFF_BYTES, detect_kind
 from ingestion.queueing import send_ingest
+from ingestion.uploads import StagedBlob
 from kb_server.container import Services
+from kb_server.errors import TooManyRequests
 from kb_server.schemas import FileAccepted, UploadError
 
 log = logging.getLogger(__name__)
@@ -39,21 +41,34 @@ def display_name(raw: str | None) -> str:
 
 
 def upload_files(services: Services, kb_name: str, incoming: list[IncomingFile]) -> list[FileAccepted]:
-    """Store each file content-addressed, register it once per KB, and enqueue its ingestion."""
-    kb = repository.get_kb(services.db, kb_name)
+    """Stage streams (e.g. texts from LangChain's add_texts), then register them as uploads."""
+    staged = [(item.name, services.uploads.stage(item.stream)) for item in incoming]
+    return register_uploads(services, kb_name, staged)
+
+
+def register_uploads(
+    services: Services, kb_name: str, staged: list[tuple[str | None, StagedBlob]]
+) -> list[FileAccepted]:
+    """Check each staged upload's type, store it content-addressed, register it once per KB and
+    enqueue its ingestion. Every staged temp file is either committed or removed."""
+    try:
+        kb = repository.get_kb(services.db, kb_name)
+    except BaseException:
+        for _, blob in staged:
+            services.uploads.discard(blob)
+        raise
     accepted: list[FileAccepted] = []
-    for item in incoming:
-        name = display_name(item.name)
-        staged = services.uploads.stage(item.stream)
+    for raw_name, blob in staged:
+        name = display_name(raw_name)
         try:
-            kind = detect_kind(name, staged.head(SNIFF_BYTES), staged.tmp_path)
+            kind = detect_kind(name, blob.head(SNIFF_BYTES), blob.tmp_path)
         except UnsupportedFile as exc:
-            services.uploads.discard(staged)
+            services.uploads.discard(blob)
             accepted.append(
                 FileAccepted(
                     file_id=None,
                     name=name,
-                    sha256=staged.sha256,
+                    sha256=blob.sha256,
                     status="rejected",
                     task_id=None,
                     error=UploadError(code=exc.code, detail=exc.detail),
@@ -61,22 +76,38 @@ def upload_files(services: Services, kb_name: str, incoming: list[IncomingFile])
             )
             continue
         task_id = uuid.uuid4().hex
-        # Committing bytes and registering them is atomic with respect to deletes (see delete_file).
+        # Committing bytes and registering them is atomic with respect to deletes (see release_blob).
         with services.blob_lock:
-            services.uploads.commit(staged)
-            reg = repository.register_file(services.db, kb.id, staged.sha256, name, staged.size, kind.mime, task_id)
+            services.uploads.commit(blob)
+            reg = repository.register_file(services.db, kb.id, blob.sha256, name, blob.size, kind.mime, task_id)
         if not reg.created:
             accepted.append(
                 FileAccepted(
-                    file_id=reg.file.id, name=name, sha256=staged.sha256, status="duplicate", task_id=reg.file.task_id
+                    file_id=reg.file.id, name=name, sha256=blob.sha256, status="duplicate", task_id=reg.file.task_id
                 )
             )
             continue
         send_ingest(services.celery, services.db, reg.file.id, task_id)
         accepted.append(
-            FileAccepted(file_id=reg.file.id, name=name, sha256=staged.sha256, status="queued", task_id=task_id)
+            FileAccepted(file_id=reg.file.id, name=name, sha256=blob.sha256, status="queued", task_id=task_id)
         )
     return accepted
+
+
+def check_capacity(services: Services, kb_name: str) -> None:
+    """Refuse new uploads while too much work is waiting.
+
+    Raises:
+        NotFound: no such knowledge base (checked before any byte is read).
+        TooManyRequests: the pending queue is full.
+    """
+    repository.get_kb(services.db, kb_name)
+    pending = repository.count_pending(services.db)
+    limit = services.settings.limits.max_pending_files
+    if pending >= limit:
+        raise TooManyRequests(
+            f"{pending} files are waiting to be ingested (limit {limit}); try again later", retry_after=30
+        )
 
 
 def list_files(services: Services, kb_name: str) -> list[File]:

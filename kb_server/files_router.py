@@ -6,12 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from ingestion.errors import UnsupportedFile
 from kb_server import file_service
 from kb_server.deps import ServicesDep
-from kb_server.errors import InvalidInput
+from kb_server.multipart_upload import receive_files
 from kb_server.schemas import ErrorBody, FileList, FilePublic, UploadResult
 
 router = APIRouter(prefix="/api/kbs/{kb}/files", tags=["files"])
@@ -22,7 +21,13 @@ _errors: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=UploadResult,
-    responses={**_errors, 400: {"model": ErrorBody}, 415: {"model": ErrorBody}},
+    responses={
+        **_errors,
+        400: {"model": ErrorBody},
+        413: {"model": ErrorBody},
+        415: {"model": ErrorBody},
+        429: {"model": ErrorBody},
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -43,17 +48,13 @@ async def upload_files(kb: str, request: Request, services: ServicesDep) -> Uplo
 
     Each file is `queued` (its ingestion task id is given), `duplicate` (the same bytes are already
     in this knowledge base: the existing `file_id` is given), or `rejected` with a reason. If every
-    file is rejected the answer is 415.
+    file is rejected the answer is 415. Limits (`limits.*`): a file or request too large is 413
+    (refused as the bytes arrive), too many files is 400, too much work pending is 429.
     """
-    form = await request.form()
-    try:
-        uploads = [v for v in form.getlist("files") if isinstance(v, UploadFile)]
-        if not uploads:
-            raise InvalidInput("send the files as multipart/form-data in the field 'files'", code="no_files")
-        incoming = [file_service.IncomingFile(u.filename, u.file) for u in uploads]
-        accepted = await run_in_threadpool(file_service.upload_files, services, kb, incoming)
-    finally:
-        await form.close()
+    await run_in_threadpool(file_service.check_capacity, services, kb)
+    received = await receive_files(request, services.uploads, services.settings.limits)
+    staged = [(r.name, r.staged) for r in received]
+    accepted = await run_in_threadpool(file_service.register_uploads, services, kb, staged)
     if all(a.status == "rejected" for a in accepted):
         reasons = "; ".join(a.error.detail for a in accepted if a.error)
         codes = {a.error.code for a in accepted if a.error}

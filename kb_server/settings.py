@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -54,6 +54,15 @@ class ChatSettings(BaseModel):
     generation_nice: int = Field(default=10, ge=0, le=19, description="lower CPU priority of LLM threads")
 
 
+class LimitSettings(BaseModel):
+    max_file_bytes: int = Field(default=200 * 1024 * 1024, ge=1, description="one uploaded file (413 past it)")
+    max_request_bytes: int = Field(default=1024 * 1024 * 1024, ge=1, description="one upload request (413)")
+    max_files_per_request: int = Field(default=200, ge=1)
+    max_pending_files: int = Field(
+        default=10000, ge=1, description="queued + processing files; uploads past it get 429 with Retry-After"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KB_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -66,12 +75,21 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="unset: SQLite in the data dir")
     log_level: str = "INFO"
     recovery_enabled: bool = True
+    api_key: SecretStr | None = Field(
+        default=None, description="when set, every endpoint but /healthz and /readyz needs it (X-API-Key or Bearer)"
+    )
+    cors_origins: list[str] = Field(default_factory=list, description="browser origins allowed to call the API")
+    trusted_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost", "::1", "[::1]"],
+        description="Host headers accepted (a guard against DNS rebinding); add your name when serving on a network",
+    )
 
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
 
     @classmethod

@@ -99,6 +99,15 @@ def _file_by_sha(db: Database, kb_id: int, sha256: str) -> File | None:
         return s.scalar(select(File).where(File.kb_id == kb_id, File.sha256 == sha256))
 
 
+def count_pending(db: Database) -> int:
+    """Files queued or being processed, across every knowledge base."""
+    with db.read() as s:
+        return int(
+            s.scalar(select(func.count(File.id)).where(File.status.in_([FileStatus.QUEUED, FileStatus.PROCESSING])))
+            or 0
+        )
+
+
 def mark_enqueued(db: Database, file_id: int, task_id: str) -> None:
     with db.write() as s:
         s.execute(update(File).where(File.id == file_id, File.task_id == task_id).values(enqueued=True))
