@@ -12,6 +12,7 @@ from celery.signals import worker_process_init
 
 from ingestion import runtime
 from ingestion.catalog.database import Database
+from ingestion.catalog.migrate import migrate
 from ingestion.celery_app import create_celery
 from ingestion.pipeline import IngestionContext
 from ingestion.settings import IngestionSettings
@@ -38,7 +39,7 @@ class WorkerConfig:
 
 def build_context(config: WorkerConfig) -> IngestionContext:
     db = Database(config.database_url)
-    db.create_all()
+    migrate(db)
     return IngestionContext(
         db=db,
         uploads=UploadStore(config.uploads_dir, config.tmp_dir),

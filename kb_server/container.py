@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from celery import Celery
 
 from ingestion.catalog.database import Database
+from ingestion.catalog.migrate import migrate
 from ingestion.celery_app import create_celery
 from ingestion.uploads import UploadStore
 from ingestion.worker import WorkerConfig
@@ -85,7 +86,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
     paths.ensure()
     broker_url = resolve_broker_url(settings, paths)
     db = Database(database_url(settings, paths))
-    db.create_all()
+    migrate(db)
     embedder = embedder or build_embedder(settings.embedding)
     segments = SegmentStore(paths.kbs)
     return Services(

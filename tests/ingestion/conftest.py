@@ -1,4 +1,4 @@
-"""Fixtures of the ingestion tests: a real SQLite catalog on tmp_path and the real embedder."""
+"""Fixtures of the ingestion tests: a real catalog (SQLite and PostgreSQL) and the real embedder."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from ingestion.catalog import Database, KnowledgeBase, repository
+from ingestion.catalog.migrate import migrate
+from tests.support.postgres import temporary_database
 from ingestion.uploads import UploadStore
 from tests.vectorstore.bundled import bundled_embedder
 from vectorstore import Embedder
@@ -28,12 +30,20 @@ def embedder() -> Embedder:
     return bundled_embedder()
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path}/kb.sqlite3")
-    database.create_all()
-    yield database
-    database.dispose()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """The catalog on SQLite and on the machine's PostgreSQL, built by the migrations."""
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path}/kb.sqlite3")
+        migrate(database)
+        yield database
+        database.dispose()
+        return
+    with temporary_database() as url:
+        database = Database(url)
+        migrate(database)
+        yield database
+        database.dispose()
 
 
 @pytest.fixture
