@@ -1,18 +1,26 @@
-"""The worker process's ingestion context, installed once before the pool forks."""
+"""The worker process's ingestion context and metrics, installed once before the pool forks."""
 
 from __future__ import annotations
 
+from ingestion.metrics import MetricsRecorder
 from ingestion.pipeline import IngestionContext
 
 _context: IngestionContext | None = None
+_metrics = MetricsRecorder(None)
 
 
-def install(context: IngestionContext) -> None:
-    global _context
+def install(context: IngestionContext, metrics: MetricsRecorder | None = None) -> None:
+    global _context, _metrics
     _context = context
+    if metrics is not None:
+        _metrics = metrics
 
 
 def current() -> IngestionContext:
     if _context is None:
         raise RuntimeError("no ingestion context: start the worker with `kb-server worker`")
     return _context
+
+
+def metrics() -> MetricsRecorder:
+    return _metrics

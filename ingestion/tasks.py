@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -13,6 +14,8 @@ from sqlalchemy.exc import OperationalError
 from ingestion import runtime
 from ingestion.catalog import jobs
 from ingestion.errors import TransientError
+from ingestion.log_context import ingestion_context
+from ingestion.metrics import MetricsRecorder
 from ingestion.pipeline import ingest
 from ingestion.settings import IngestionSettings
 
@@ -35,30 +38,60 @@ def register_tasks(app: Celery, settings: IngestionSettings) -> None:
         max_retries=settings.transient_retries,
     )
     def ingest_file(self: Task, file_id: int) -> dict[str, Any]:
-        context = runtime.current()
+        with ingestion_context(self.request.id, int(file_id)):
+            return _ingest_file(self, int(file_id), settings)
 
-        def on_progress(stage: str, current: int, total: int, fraction: float) -> None:
-            try:
-                self.update_state(
-                    state="PROGRESS",
-                    meta={"file_id": file_id, "stage": stage, "current": current, "total": total, "progress": fraction},
-                )
-            except Exception:  # the database is the record; a missed event is harmless
-                log.debug("progress event for file %s not sent", file_id, exc_info=True)
 
+def _ingest_file(task: Task, file_id: int, settings: IngestionSettings) -> dict[str, Any]:
+    context = runtime.current()
+    timer = StageTimer(runtime.metrics())
+
+    def on_progress(stage: str, current: int, total: int, fraction: float) -> None:
+        timer.at(stage)
         try:
-            outcome = ingest(context, int(file_id), on_progress)
-        except SoftTimeLimitExceeded:
-            reason = f"parsing and embedding took longer than {settings.task_soft_time_limit_s} s"
-            jobs.fail(context.db, int(file_id), None, "timeout", reason)
-            return {"file_id": file_id, "status": "failed", "error": reason}
-        except TRANSIENT:
-            raise  # retried with backoff by autoretry_for
-        except Exception as exc:
-            # A bug or an unforeseen fault: say so on the file rather than leave it queued forever.
-            log.exception("file %s: ingestion failed unexpectedly", file_id)
-            reason = f"internal error while ingesting: {type(exc).__name__}: {exc}"[:500]
-            jobs.fail(context.db, int(file_id), None, "internal_error", reason)
-            return {"file_id": file_id, "status": "failed", "error": reason}
-        log.info("file %s: %s (%s chunks)", file_id, outcome.status, outcome.chunks)
-        return asdict(outcome)
+            task.update_state(
+                state="PROGRESS",
+                meta={"file_id": file_id, "stage": stage, "current": current, "total": total, "progress": fraction},
+            )
+        except Exception:  # the database is the record; a missed event is harmless
+            log.debug("progress event for file %s not sent", file_id, exc_info=True)
+
+    try:
+        outcome = ingest(context, file_id, on_progress)
+    except SoftTimeLimitExceeded:
+        reason = f"parsing and embedding took longer than {settings.task_soft_time_limit_s} s"
+        jobs.fail(context.db, file_id, None, "timeout", reason)
+        runtime.metrics().outcome("failed")
+        return {"file_id": file_id, "status": "failed", "error": reason}
+    except TRANSIENT:
+        raise  # retried with backoff by autoretry_for
+    except Exception as exc:
+        # A bug or an unforeseen fault: say so on the file rather than leave it queued forever.
+        log.exception("file %s: ingestion failed unexpectedly", file_id)
+        reason = f"internal error while ingesting: {type(exc).__name__}: {exc}"[:500]
+        jobs.fail(context.db, file_id, None, "internal_error", reason)
+        runtime.metrics().outcome("failed")
+        return {"file_id": file_id, "status": "failed", "error": reason}
+    timer.finish()
+    runtime.metrics().outcome(outcome.status)
+    log.info("file %s: %s (%s chunks)", file_id, outcome.status, outcome.chunks)
+    return asdict(outcome)
+
+
+class StageTimer:
+    """Turns the pipeline's progress reports into per-stage durations."""
+
+    def __init__(self, metrics: MetricsRecorder) -> None:
+        self._metrics = metrics
+        self._stage: str | None = None
+        self._since = 0.0
+
+    def at(self, stage: str) -> None:
+        if stage != self._stage:
+            self.finish()
+            self._stage, self._since = stage, time.monotonic()
+
+    def finish(self) -> None:
+        if self._stage is not None:
+            self._metrics.stage(self._stage, time.monotonic() - self._since)
+            self._stage = None

@@ -14,6 +14,7 @@ from ingestion import runtime
 from ingestion.catalog.database import Database
 from ingestion.catalog.migrate import migrate
 from ingestion.celery_app import create_celery
+from ingestion.metrics import MetricsRecorder
 from ingestion.pipeline import IngestionContext
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
@@ -56,7 +57,7 @@ def run_worker(config: WorkerConfig) -> None:
         # The API shares these cores: it must stay responsive while we embed.
         os.nice(config.nice)
     context = build_context(config)
-    runtime.install(context)
+    runtime.install(context, MetricsRecorder(config.broker_url))
 
     @worker_process_init.connect(weak=False)
     def _load_model_in_child(**_: object) -> None:

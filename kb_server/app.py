@@ -12,6 +12,7 @@ from kb_server import (
     files_router,
     health_router,
     kbs_router,
+    metrics_router,
     openai_router,
     search_router,
     tasks_router,
@@ -19,6 +20,7 @@ from kb_server import (
 from kb_server.chat_service import ChatEngine
 from kb_server.container import Services, build_services
 from kb_server.error_handlers import install_error_handlers
+from kb_server.metrics import ApiMetrics, HttpMetricsMiddleware
 from kb_server.recovery_loop import RecoveryLoop
 from kb_server.security import install_security
 from kb_server.settings import Settings
@@ -33,6 +35,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         built = services or build_services(settings)
         app.state.services = built
         app.state.chat = ChatEngine.build(built)
+        app.state.chat.metrics = metrics
+        metrics.attach(built)
         recovery = RecoveryLoop(built) if settings.recovery_enabled else None
         if recovery:
             recovery.start()
@@ -51,9 +55,21 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    metrics = ApiMetrics()
+    app.state.metrics = metrics
     install_error_handlers(app)
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     install_security(app, settings)
-    for module in (health_router, kbs_router, files_router, search_router, tasks_router, chat_router, openai_router):
+    for module in (
+        health_router,
+        metrics_router,
+        kbs_router,
+        files_router,
+        search_router,
+        tasks_router,
+        chat_router,
+        openai_router,
+    ):
         app.include_router(module.router)
     mount_ui(app)
     return app

@@ -17,6 +17,7 @@ from typing import Any
 from kb_server import search_service
 from kb_server.container import Services
 from kb_server.generation_pool import GenerationPool
+from kb_server.metrics import ApiMetrics
 from kb_server.schemas import Citation
 from llm import LLM, NO_ANSWER, LLMBusy, LLMError, Passage, build_llm, build_rag_messages, detect_language
 
@@ -32,6 +33,15 @@ class ChatEngine:
     slots: threading.BoundedSemaphore
     queue_timeout_s: float
     pool: GenerationPool
+    metrics: ApiMetrics | None = None
+
+    def observe(self, mode: str, outcome: str, seconds: float, prompt_tokens: int, completion_tokens: int) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.chat_requests.labels(outcome).inc()
+        self.metrics.chat_seconds.labels(mode).observe(seconds)
+        self.metrics.chat_tokens.labels("prompt").inc(prompt_tokens)
+        self.metrics.chat_tokens.labels("completion").inc(completion_tokens)
 
     @classmethod
     def build(cls, services: Services) -> ChatEngine:
@@ -129,23 +139,19 @@ class Answer:
 
 def answer(services: Services, engine: ChatEngine, prepared: Prepared) -> Answer:
     """Generate the whole answer (blocking: call from a worker thread)."""
+    started = time.monotonic()
     if prepared.refused:
+        engine.observe("json", "refused", time.monotonic() - started, 0, 0)
         return Answer(NO_ANSWER[prepared.language], [], refused=True)
     llm = engine.require_llm()
-    started = time.monotonic()
     engine.acquire()
     try:
         done = engine.pool.run(lambda: llm.generate(prepared.messages))
     finally:
         engine.slots.release()
-    return Answer(
-        done.text.strip(),
-        prepared.citations,
-        False,
-        done.prompt_tokens,
-        done.completion_tokens,
-        time.monotonic() - started,
-    )
+    elapsed = time.monotonic() - started
+    engine.observe("json", "answered", elapsed, done.prompt_tokens, done.completion_tokens)
+    return Answer(done.text.strip(), prepared.citations, False, done.prompt_tokens, done.completion_tokens, elapsed)
 
 
 class TokenStream:
@@ -159,6 +165,8 @@ class TokenStream:
         self.prepared = prepared
         self.tokens = 0
         self._released = False
+        self._started = time.monotonic()
+        self._metrics_engine = engine
         if prepared.refused:
             self._deltas: Iterator[str] = iter([NO_ANSWER[prepared.language]])
             self._engine: ChatEngine | None = None
@@ -177,6 +185,8 @@ class TokenStream:
             for delta in self._deltas:
                 if delta:
                     self.tokens += 1
+                    if self.tokens == 1 and self._metrics_engine.metrics is not None:
+                        self._metrics_engine.metrics.chat_first_token.observe(time.monotonic() - self._started)
                     yield delta
         finally:
             self.close()
@@ -185,6 +195,8 @@ class TokenStream:
         if self._released:
             return
         self._released = True
+        outcome = "refused" if self.prepared.refused else "answered"
+        self._metrics_engine.observe("stream", outcome, time.monotonic() - self._started, 0, self.tokens)
         close = getattr(self._deltas, "close", None)
         if close is not None:
             close()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from kb_server.logging_setup import setup_logging
+from kb_server.operator_cli import OPERATOR_COMMANDS, add_operator_commands, run_operator_command
 from kb_server.settings import Settings, load_settings
 
 
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--negatives", type=Path, help='JSON lines of {"question"} the KB cannot answer')
     ev.add_argument("--threshold", type=float, help="refusal threshold (default chat.score_threshold)")
     ev.add_argument("--url", help="the server's base URL (default http://HOST:PORT from the settings)")
+    add_operator_commands(commands, _common)
     return parser
 
 
@@ -69,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValidationError, FileNotFoundError) as exc:
         print(f"kb-server: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
-    if args.command in ("ask", "eval"):
+    if args.command in ("ask", "eval", *OPERATOR_COMMANDS):
         settings.log_level = "WARNING"
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(settings.log_level, settings.log_format)
     if args.command == "up":
         from kb_server.supervisor import run_up
 
@@ -99,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
             args.negatives,
             threshold,
         )
+    if args.command in OPERATOR_COMMANDS:
+        api_key = settings.api_key.get_secret_value() if settings.api_key else None
+        return run_operator_command(args, args.url or _local_url(settings), api_key)
     return 2
 
 

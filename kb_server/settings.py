@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, description="unset: kb-server runs its own Redis")
     database_url: str | None = Field(default=None, description="unset: SQLite in the data dir")
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(default="text", description="json: one object per line")
     recovery_enabled: bool = True
     api_key: SecretStr | None = Field(
         default=None, description="when set, every endpoint but /healthz and /readyz needs it (X-API-Key or Bearer)"

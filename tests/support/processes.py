@@ -47,8 +47,8 @@ def base_env(data_dir: Path, redis_url: str | None = None, **extra: str) -> dict
 class Proc:
     """A `python -m kb_server …` child in its own process group, logging to a file."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
-        self.args, self.env, self.log_path = args, env, log_path
+    def __init__(self, args: list[str], env: dict[str, str], log_path: Path, cwd: Path = REPO) -> None:
+        self.args, self.env, self.log_path, self.cwd = args, env, log_path, cwd
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Proc:

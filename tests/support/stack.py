@@ -6,7 +6,7 @@ from pathlib import Path
 
 from kb_server.redis_server import EmbeddedRedis
 from tests.support.client import KBClient
-from tests.support.processes import Proc, base_env, free_port, wait_http
+from tests.support.processes import REPO, Proc, base_env, free_port, wait_http
 
 
 class Stack:
@@ -37,9 +37,9 @@ class Stack:
     def start_redis(self) -> None:
         self.redis.start()
 
-    def start_worker(self, **env: str) -> Proc:
+    def start_worker(self, cwd: Path | None = None, **env: str) -> Proc:
         name = f"worker{len(self.workers)}"
-        proc = Proc(["worker"], {**self.env(), **env}, self.logs / f"{name}.log").start()
+        proc = Proc(["worker"], {**self.env(), **env}, self.logs / f"{name}.log", cwd=cwd or REPO).start()
         self.workers.append(proc)
         return proc
 
