@@ -259,3 +259,37 @@ def test_sse_data_is_json_per_frame(client: KBClient, bees: str) -> None:
         assert len(lines) == 2
         assert lines[1].startswith("data: ")
         json.loads(lines[1][6:])
+
+
+def test_a_faq_page_is_answered_through_every_chat_interface(stack: Stack, faq_kb: dict) -> None:
+    """The issue's acceptance: /api/chat, /v1/chat/completions (stream and not) and `kb-server ask`
+    answer about an uploaded Python FAQ page with citations that are real chunks of that page."""
+    from tests.e2e.conftest import FAQ_KB
+
+    question = "How do I share global variables across modules?"
+    page_chunks = {h["chunk_id"] for h in stack.client.search(FAQ_KB, question, top_k=50, mode="dense")}
+
+    body = stack.client.http.post("/api/chat", json={"kb": FAQ_KB, "question": question}).json()
+    assert body["answer"].strip()
+    assert body["citations"][0]["file_name"] == "programming.html"
+    assert {c["chunk_id"] for c in body["citations"]} <= page_chunks
+
+    oai = openai.OpenAI(base_url=f"{stack.base_url}/v1", api_key="unused")
+    reply = oai.chat.completions.create(model=FAQ_KB, messages=[{"role": "user", "content": question}])
+    assert reply.choices[0].message.content
+    assert (reply.model_extra or {})["citations"][0]["file_name"] == "programming.html"
+    chunks = list(
+        oai.chat.completions.create(model=FAQ_KB, messages=[{"role": "user", "content": question}], stream=True)
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks).strip()
+    assert (chunks[-1].model_extra or {})["citations"][0]["file_name"] == "programming.html"
+
+    done = subprocess.run(
+        [sys.executable, "-m", "kb_server", "ask", "--url", stack.base_url, "--kb", FAQ_KB, question],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "[1] programming.html" in done.stdout
