@@ -5,7 +5,7 @@
      └── Unreachable    no answer at all: refused, reset, timed out
 
 429 and 503 are waited out (honouring Retry-After) a bounded number of times before they surface
-as a ServerError; dropped connections are retried too. Retrying an upload is safe: a file's
+as a ServerError; connections dropped mid-request are retried too. Retrying an upload is safe: a file's
 identity is its sha256, so bytes that did arrive the first time come back `duplicate`.
 """
 
@@ -113,7 +113,8 @@ class ApiClient:
                 response = self.http.request(method, path, **kwargs)
             except httpx.TransportError as exc:
                 network += 1
-                if network >= NETWORK_ATTEMPTS:
+                # Refused or unresolvable: nothing is listening there, so waiting is pointless.
+                if network >= NETWORK_ATTEMPTS or isinstance(exc, httpx.ConnectError):
                     raise Unreachable(f"cannot reach {self.base_url}: {exc or type(exc).__name__}") from exc
                 self._wait(f"{type(exc).__name__}; retrying", float(2**network))
                 continue

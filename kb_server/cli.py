@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--threshold", type=float, help="refusal threshold (default chat.score_threshold)")
     ev.add_argument("--url", help="the server's base URL (default http://HOST:PORT from the settings)")
     add_operator_commands(commands, _common)
+    doctor = commands.add_parser("doctor", help="check that the catalog, segments, uploads and Redis agree")
+    _common(doctor, listen=False)
+    doctor.add_argument("--repair", action="store_true", help="fix what can be fixed; exit 0 if everything was")
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
 
@@ -71,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValidationError, FileNotFoundError) as exc:
         print(f"kb-server: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
-    if args.command in ("ask", "eval", *OPERATOR_COMMANDS):
+    if args.command in ("ask", "eval", "doctor", *OPERATOR_COMMANDS):
         settings.log_level = "WARNING"
     setup_logging(settings.log_level, settings.log_format)
     if args.command == "up":
@@ -101,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
             args.negatives,
             threshold,
         )
+    if args.command == "doctor":
+        from kb_server.doctor import doctor_main
+
+        return doctor_main(settings, repair=args.repair, as_json=args.json)
     if args.command in OPERATOR_COMMANDS:
         api_key = settings.api_key.get_secret_value() if settings.api_key else None
         return run_operator_command(args, args.url or _local_url(settings), api_key)

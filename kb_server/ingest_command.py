@@ -21,21 +21,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from kb_server.api_client import BUSY, ApiClient, ServerError, Unreachable, format_detail
-from kb_server.ingest_plan import LocalFile, PlanError, batches, collect, sha256_of
+from kb_server.ingest_plan import PlanError, batches, collect, sha256_of
+from kb_server.ingest_report import Entry, show_summary, summary
 from kb_server.terminal import Display, Phase, display_for
 
-OUTCOMES = ("done", "duplicate", "already", "rejected", "failed", "skipped")
-LABELS = {
-    "done": "done",
-    "duplicate": "duplicate",
-    "already": "already in the KB",
-    "rejected": "rejected",
-    "failed": "failed",
-    "skipped": "skipped (unsupported type)",
-}
 SETTLED = ("done", "failed")
 BATCH_BYTES = 32 << 20
 POLL_S = 1.0
@@ -53,41 +45,6 @@ class IngestOptions:
     as_json: bool = False
 
 
-@dataclass(eq=False)
-class Entry:
-    """One local file's way through the run; `outcome` is `pending` until sent, `queued` until settled."""
-
-    local: LocalFile
-    outcome: str = "pending"
-    sha256: str | None = None
-    file_id: int | None = None
-    status: str | None = None  # the server's status of the file
-    chunks: int | None = None
-    code: str | None = None
-    reason: str | None = None
-    twin: Entry | None = None  # the local file with the same bytes that was sent instead
-
-    def settle(self, outcome: str, code: str | None = None, reason: str | None = None) -> None:
-        self.outcome, self.code, self.reason = outcome, code, reason
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome not in ("failed", "rejected") and self.status != "failed"
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "path": str(self.local.path),
-            "outcome": self.outcome,
-            "status": self.status,
-            "file_id": self.file_id,
-            "sha256": self.sha256,
-            "size": self.local.size,
-            "chunks": self.chunks,
-            "code": self.code,
-            "reason": self.reason,
-        }
-
-
 class _Usage(Exception):
     pass
 
@@ -97,53 +54,20 @@ def run_ingest(client: ApiClient, options: IngestOptions, out: TextIO = sys.stdo
     client.on_wait = lambda why, seconds: display.note(f"{why}: waiting {seconds:.0f} s")
     try:
         entries = _Ingest(client, options, display).run()
-    except (PlanError, _Usage) as exc:
-        print(f"kb-server: {exc}", file=err)
-        return 2
-    except Unreachable as exc:
+    except (PlanError, _Usage, Unreachable) as exc:
         print(f"kb-server: {exc}", file=err)
         return 2
     except ServerError as exc:
         print(f"kb-server: {exc}", file=err)
         return 2 if exc.status in BUSY else 1
     except KeyboardInterrupt:
-        print("\nkb-server: interrupted; the server keeps what it received: run the same command to resume", file=err)
+        print("kb-server: interrupted; the server keeps what it received: run the same command to resume", file=err)
         return 130
-    ok = all(e.ok for e in entries)
     if options.as_json:
-        summary = {
-            "kb": options.kb,
-            "url": client.base_url,
-            "ok": ok,
-            "counts": count(entries),
-            "files": [e.public() for e in entries],
-        }
-        out.write(json.dumps(summary, indent=2) + "\n")
+        out.write(json.dumps(summary(options.kb, client.base_url, entries), indent=2) + "\n")
     else:
         show_summary(display, entries)
-    return 0 if ok else 1
-
-
-def count(entries: list[Entry]) -> dict[str, int]:
-    counts = Counter(e.outcome for e in entries)
-    return {outcome: counts.get(outcome, 0) for outcome in OUTCOMES}
-
-
-def show_summary(display: Display, entries: list[Entry]) -> None:
-    counts = count(entries)
-    display.table("Summary", ["outcome", "files"], [(LABELS[o], n) for o, n in counts.items() if n])
-    attention = [e for e in entries if e.outcome in ("duplicate", "rejected", "failed") or e.status == "failed"]
-    if attention:
-        rows = [(e.local.path, LABELS[e.outcome], _why(e)) for e in attention]
-        display.table("Files", ["file", "outcome", "reason"], rows)
-    total = sum(n for o, n in counts.items() if o != "skipped")
-    parts = ", ".join(f"{n} {LABELS[o]}" for o, n in counts.items() if n and o != "skipped")
-    display.note(f"{total} files: {parts or 'nothing to ingest'}")
-
-
-def _why(e: Entry) -> str:
-    reason = f"{e.code}: {e.reason}" if e.code and e.reason else e.reason or e.code or ""
-    return f"failed in the KB: {reason}" if e.outcome == "already" else reason
+    return 0 if all(e.ok for e in entries) else 1
 
 
 class _Ingest:

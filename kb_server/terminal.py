@@ -87,19 +87,23 @@ class _PlainPhase:
             self.last = now
             self._show()
 
-    def _show(self) -> None:
+    def _text(self) -> str:
         if self.unit == "bytes":
             text = f"{self.label}: {human_bytes(self.completed)} of {human_bytes(self.total)}"
         else:
             text = f"{self.label}: {self.completed:.0f}/{self.total:.0f}"
-        text = f"{text}  {self.info}".rstrip()
+        return f"{text}  {self.info}".rstrip()
+
+    def _show(self) -> None:
+        text = self._text()
         if text != self.shown:
             self.shown = text
             self.display.note(text)
 
     def finish(self) -> None:
-        self._show()
-        self.display.note(f"{self.label}: finished in {time.monotonic() - self.started:.1f} s")
+        took = f"({time.monotonic() - self.started:.1f} s)"
+        text = self._text()
+        self.display.note(f"{self.label}: finished {took}" if text == self.shown else f"{text}  {took}")
 
 
 class RichDisplay:
