@@ -18,11 +18,13 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
+from ingestion.archive_guard import ArchiveLimits, check_archive
 from ingestion.catalog import jobs
 from ingestion.catalog.database import Database
 from ingestion.chunking import chunk_elements
 from ingestion.errors import DocumentError, UnsupportedFile
 from ingestion.filetypes import detect_kind
+from ingestion.memory_guard import MemoryGuard
 from ingestion.parsing import parse_document
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
@@ -82,8 +84,15 @@ def ingest(ctx: IngestionContext, file_id: int, on_progress: ProgressCallback | 
 
     heartbeat = _Heartbeat(ctx.db, file_id, owner, ctx.settings.lease_s)
     heartbeat.start()
+    limit = ctx.settings.max_task_memory_mb
+
+    def over_limit(rss: int) -> None:
+        reason = f"parsing this file needed more than {limit} MiB of memory (at {rss >> 20} MiB)"
+        jobs.fail(ctx.db, file_id, owner, "memory_limit", reason)
+
     try:
-        return _run(ctx, claim, owner, on_progress)
+        with MemoryGuard(limit, over_limit):
+            return _run(ctx, claim, owner, on_progress)
     except (DocumentError, UnsupportedFile) as exc:
         jobs.fail(ctx.db, file_id, owner, exc.code, exc.detail)
         return Outcome(file_id, "failed", error=exc.detail)
@@ -109,10 +118,20 @@ def _run(ctx: IngestionContext, claim: jobs.Claim, owner: str, on_progress: Prog
     with path.open("rb") as handle:
         head = handle.read(8192)
     kind = detect_kind(claim.name, head, path)
-    elements = parse_document(path, kind.extension)
+    if kind.family == "zip":
+        check_archive(path, ArchiveLimits())
+    elements = parse_document(
+        path, kind.extension, ctx.settings, progress=lambda done, total: report("parsing", done, total)
+    )
 
     report("chunking", 0, 1)
-    drafts = chunk_elements(elements, ctx.settings.chunk_size, ctx.settings.chunk_overlap)
+    drafts = chunk_elements(
+        elements,
+        ctx.settings.chunk_size,
+        ctx.settings.chunk_overlap,
+        cjk_weight=ctx.settings.cjk_char_weight,
+        title_enhance=ctx.settings.title_enhance,
+    )
     if not drafts:
         raise DocumentError("no text could be extracted from this file", code="empty_document")
     if len(drafts) > MAX_CHUNKS_PER_FILE:
@@ -124,15 +143,19 @@ def _run(ctx: IngestionContext, claim: jobs.Claim, owner: str, on_progress: Prog
 
     texts = [r.text for r in rows]
     batch = EMBED_PROGRESS_STEP
-    vectors: list[np.ndarray] = []
+    vectors = np.zeros((len(texts), ctx.embedder.dim), dtype=np.float32)
+    # Shortest first across the whole file: each batch pads to its longest text, so similar
+    # lengths together waste the least compute.
+    order = np.argsort([len(t) for t in texts], kind="stable")
     report("embedding", 0, len(texts))
     for start in range(0, len(texts), batch):
-        vectors.append(ctx.embedder.embed_documents(texts[start : start + batch]))
+        part = order[start : start + batch]
+        vectors[part] = ctx.embedder.embed_documents([texts[i] for i in part])
         report("embedding", min(start + batch, len(texts)), len(texts))
 
     report("indexing", 0, 1)
     ids = np.array([r.id for r in rows], dtype=np.int64)
-    ctx.segments.write(claim.kb_id, claim.file_id, Segment(ids=ids, vectors=np.vstack(vectors)))
+    ctx.segments.write(claim.kb_id, claim.file_id, Segment(ids=ids, vectors=vectors))
     mode = ctx.settings.keyword_tokenizer
     ctx.keywords.write(claim.kb_id, claim.file_id, mode, ids.tolist(), [tokenize(t, mode) for t in texts])
     if not jobs.complete(ctx.db, claim.file_id, owner, rows):

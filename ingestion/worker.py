@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from vectorstore import EmbeddingSettings, SegmentStore, build_embedder
 from vectorstore.keyword_index import KeywordSegmentStore
 
 log = logging.getLogger(__name__)
+
+POOL_CHILD_START_TIMEOUT_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,12 @@ def run_worker(config: WorkerConfig) -> None:
     if config.nice:
         # The API shares these cores: it must stay responsive while we embed.
         os.nice(config.nice)
+    # Parsers, OCR and their subprocesses write temp copies of documents (and page images); keep
+    # them inside the data dir: a pool process killed mid-parse leaves them behind, and the
+    # system temp dir is no place for private documents.
+    config.tmp_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.environ["TMPDIR"] = str(config.tmp_dir)
+    tempfile.tempdir = str(config.tmp_dir)
     context = build_context(config)
     runtime.install(context, MetricsRecorder(config.broker_url))
 
@@ -66,6 +75,10 @@ def run_worker(config: WorkerConfig) -> None:
         context.embedder  # noqa: B018 - loads the model once per pool process
 
     app = create_celery(config.broker_url, config.ingestion)
+    # A pool child loads the model before it reports for work. Celery gives a replacement child
+    # 4 s to do so, then kills it and forks another: on a busy machine (or with a large model)
+    # a worker whose child died once (killed, memory guard, time limit) never worked again.
+    app.conf.worker_proc_alive_timeout = POOL_CHILD_START_TIMEOUT_S
     hostname = f"kb-worker-{os.getpid()}@{socket.gethostname()}"
     app.worker_main(
         [

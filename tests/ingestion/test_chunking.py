@@ -99,16 +99,33 @@ def test_chinese_text_splits_at_sentence_ends_within_chunk_size() -> None:
 def test_page_location_is_kept_and_other_metadata_dropped() -> None:
     elements = [
         para("Slide one text.", page_number=1, filetype="application/pdf"),
-        title("Prices", page_number=2, page_name="Sheet1"),
-        para("Apples cost three euros.", page_number=2),
+        title("Prices", sheet="Sheet1", filetype="application/vnd.ms-excel"),
+        para("Apples cost three euros.", sheet="Sheet1"),
+        para("Pears cost two euros.", slide=3),
     ]
 
-    chunks = chunk_elements(elements, chunk_size=40, chunk_overlap=0)
+    chunks = chunk_elements(elements, chunk_size=400, chunk_overlap=0)
 
     assert [c.meta for c in chunks] == [
         {"page_number": 1},
-        {"page_number": 2, "page_name": "Sheet1", "title": "Prices"},
+        {"sheet": "Sheet1", "title": "Prices"},
+        {"slide": 3, "title": "Prices"},
     ]
+
+
+def test_a_chunk_never_spans_two_pages_and_a_long_section_keeps_each_page() -> None:
+    # A PDF has no headings: one section runs over every page; its chunks must still cite theirs.
+    pages = [para(f"Page {n} says: " + f"fact {n}. " * 30, page_number=n) for n in (1, 2, 3)]
+
+    chunks = chunk_elements([title("Manual"), *pages], chunk_size=200, chunk_overlap=20)
+
+    for chunk in chunks:
+        numbers = {int(word) for word in chunk.text.replace(".", " ").split()[1:] if word.isdigit()}
+        assert numbers == {chunk.meta["page_number"]}, chunk
+        assert chunk.meta["title"] == "Manual"
+        assert chunk.text.startswith("Manual\n")
+    assert {c.meta["page_number"] for c in chunks} == {1, 2, 3}
+    assert len(chunk_elements(pages, chunk_size=2000, chunk_overlap=0)) == 3
 
 
 def test_empty_input_gives_no_chunks() -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader, PdfWriter
 
 from ingestion.errors import DocumentError
 from ingestion.parsing import Element, parse_document
@@ -86,22 +88,24 @@ def test_generated_documents(
     assert expected_text in texts(elements)
 
 
-def test_generated_xlsx_keeps_the_sheet_name(tmp_path: Path) -> None:
+def test_generated_xlsx_is_titled_by_its_sheet_and_reads_row_by_row(tmp_path: Path) -> None:
     elements = parse_document(write_xlsx(tmp_path / "prices.xlsx"), ".xlsx")
 
-    assert [e.category for e in elements] == ["Table"]
-    assert elements[0].metadata["page_name"] == "Prices"
-    assert elements[0].text.split() == ["item", "price", "lantern", "12", "compass", "30"]
+    assert [(e.category, e.text) for e in elements] == [
+        ("Title", "Prices"),
+        ("Table", "item: lantern; price: 12\nitem: compass; price: 30"),
+    ]
+    assert all(e.metadata["sheet"] == "Prices" for e in elements)
 
 
-def test_generated_csv(tmp_path: Path) -> None:
+def test_generated_csv_reads_row_by_row(tmp_path: Path) -> None:
     path = tmp_path / "people.csv"
     path.write_text("name,city\nAda,London\nLinus,Helsinki\n")
 
     elements = parse_document(path, ".csv")
 
-    assert elements[0].category == "Table"
-    assert elements[0].text.split() == ["name", "city", "Ada", "London", "Linus", "Helsinki"]
+    [table] = elements
+    assert (table.category, table.text) == ("Table", "name: Ada; city: London\nname: Linus; city: Helsinki")
 
 
 def test_stored_upload_without_extension_is_parsed_by_the_given_one(tmp_path: Path) -> None:
@@ -160,3 +164,28 @@ def test_whitespace_only_text_is_an_empty_document(tmp_path: Path) -> None:
     with pytest.raises(DocumentError) as info:
         parse_document(path, ".txt")
     assert info.value.code == "empty_document"
+
+
+def _encrypted(data: bytes, user_password: str) -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    writer.encrypt(user_password=user_password, owner_password="owner", algorithm="AES-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_password_protected_pdf_is_an_encrypted_document(tmp_path: Path) -> None:
+    path = tmp_path / "secret.pdf"
+    path.write_bytes(_encrypted(pdf_bytes("The safe code is written on page two."), "s3cret"))
+
+    with pytest.raises(DocumentError, match="encrypted") as info:
+        parse_document(path, ".pdf")
+    assert info.value.code == "encrypted_document"
+
+
+def test_a_pdf_encrypted_without_a_user_password_is_read(tmp_path: Path) -> None:
+    # Common for "no copying" PDFs: anyone may open them, so their text is readable.
+    path = tmp_path / "restricted.pdf"
+    path.write_bytes(_encrypted(pdf_bytes("Printing is allowed, copying is not."), ""))
+
+    assert [e.text for e in parse_document(path, ".pdf")] == ["Printing is allowed, copying is not."]

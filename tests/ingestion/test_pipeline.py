@@ -16,6 +16,7 @@ from ingestion.pipeline import IngestionContext, ingest
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
 from tests.ingestion.documents import CORRUPT_PDF, pdf_bytes, write_docx
+from tests.ingestion.scans import image_pdf, text_image
 from vectorstore import Embedder, KBIndex, SegmentStore
 from vectorstore.ids import chunk_id
 from vectorstore.keyword_index import KeywordSegmentStore
@@ -120,10 +121,28 @@ def test_generated_pdf_and_docx_are_ingested(ctx: IngestionContext, kb: Knowledg
     assert ingest(ctx, pdf_id).status == "done"
     assert ingest(ctx, docx_id).status == "done"
 
-    assert [c.meta.get("page_number") for c in chunk_rows(ctx.db, pdf_id)] == [1]
-    assert "Batteries are excluded." in chunk_rows(ctx.db, pdf_id)[0].text
+    # A chunk never spans two pages, so each can be cited by its page.
+    assert [(c.meta.get("page_number"), c.text) for c in chunk_rows(ctx.db, pdf_id)] == [
+        (1, "The warranty lasts two years."),
+        (2, "Batteries are excluded."),
+    ]
     assert chunk_rows(ctx.db, docx_id)[0].text.startswith("Returns policy\nUnworn shoes")
     assert repository.kb_version(ctx.db, kb.id) == 2
+
+
+def test_a_scan_reports_parsing_progress_page_by_page(ctx: IngestionContext, kb: KnowledgeBase) -> None:
+    lines = ["The harbour master's office opens at nine.", "Moorings are paid for at the office."]
+    scan = image_pdf([text_image([line], size=40, width=2000) for line in lines], dpi=200)
+    file_id = upload(ctx, kb, "scan.pdf", scan)
+    events: list[tuple[str, int, int]] = []
+
+    outcome = ingest(ctx, file_id, lambda stage, current, total, _: events.append((stage, current, total)))
+
+    assert outcome.status == "done"
+    parsing = [(current, total) for stage, current, total in events if stage == "parsing"]
+    assert parsing[0] == (0, 1)
+    assert sorted(parsing[1:]) == [(1, 2), (2, 2)]
+    assert [(c.meta.get("page_number"), c.text) for c in chunk_rows(ctx.db, file_id)] == [(1, lines[0]), (2, lines[1])]
 
 
 def test_corrupt_pdf_fails_with_a_reason(ctx: IngestionContext, kb: KnowledgeBase) -> None:
