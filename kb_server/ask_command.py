@@ -9,6 +9,8 @@ from typing import Any, TextIO
 
 import httpx
 
+from kb_server.chat_service import location
+
 
 def iter_sse(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:
     """(event, decoded data) pairs of a Server-Sent Events stream."""
@@ -58,8 +60,8 @@ def ask(base_url: str, kb: str, question: str, top_k: int | None, out: TextIO = 
     if citations:
         out.write("\nSources:\n")
         for c in citations:
-            page = c.get("metadata", {}).get("page_number")
-            where = f"{c['file_name']}, p. {page}" if page else c["file_name"]
+            spot = location(c.get("metadata", {}))
+            where = f"{c['file_name']}, {spot}" if spot else c["file_name"]
             snippet = " ".join(c["text"].split())[:100]
             out.write(f"  [{c['n']}] {where} (score {c['score']:.2f}, chunk {c['chunk_id']}): {snippet}\n")
     return 0

@@ -123,8 +123,18 @@ def prepare(
 
 
 def _source(c: Citation) -> str:
-    page = c.metadata.get("page_number")
-    return f"{c.file_name}, p. {page}" if page else c.file_name
+    return f"{c.file_name}, {where}" if (where := location(c.metadata)) else c.file_name
+
+
+def location(meta: dict[str, Any]) -> str:
+    """Where in its file a chunk is: "p. 12", "slide 3", "sheet Prices" (empty if unknown)."""
+    if meta.get("page_number"):
+        return f"p. {meta['page_number']}"
+    if meta.get("slide"):
+        return f"slide {meta['slide']}"
+    if meta.get("sheet"):
+        return f"sheet {meta['sheet']}"
+    return ""
 
 
 @dataclass

@@ -9,8 +9,8 @@ import pytest
 
 from ingestion.catalog import Database, KnowledgeBase, repository
 from ingestion.catalog.migrate import migrate
-from tests.support.postgres import temporary_database
 from ingestion.uploads import UploadStore
+from tests.support.postgres import temporary_database
 from tests.vectorstore.bundled import bundled_embedder
 from vectorstore import Embedder
 

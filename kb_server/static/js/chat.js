@@ -234,10 +234,11 @@ export class ChatView {
     $("#passage-title", this.dialog).textContent = `[${c.n}] ${c.file_name}`;
     const meta = [`score ${formatScore(c.score)}`];
     const md = c.metadata || {};
-    for (const key of ["title", "page_number", "section", "source"]) {
+    const labels = { title: "title:", page_number: "p.", slide: "slide", sheet: "sheet", section: "section:" };
+    for (const [key, label] of Object.entries(labels)) {
       const value = md[key];
       if (value === undefined || value === null || value === "" || value === c.file_name) continue;
-      meta.push(`${key.replace("_", " ")}: ${value}`);
+      meta.push(`${label} ${value}`);
     }
     $("#passage-meta", this.dialog).textContent = meta.join(" · ");
     $("#passage-text", this.dialog).textContent = c.text;
