@@ -3,31 +3,56 @@
 A reader never writes: it loads the segments of files the catalog says are done and drops the id
 ranges of files that went away or were re-ingested. It only loads segments of `done` files, so a
 segment written by a task that crashed before its commit stays invisible.
+
+Search is exact (flat) until the KB holds `approximate_after` vectors; then an IVF index is
+trained on the KB's own vectors in a background thread while searches go on against the exact
+one. When it is ready, the files that changed meanwhile are replayed into it and it takes over.
+IVF removes vectors by id, so deletions stay immediate; it is retrained when the KB has grown
+`retrain_growth` times, and a KB that shrinks below half the threshold goes back to exact search.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import faiss
 import numpy as np
 
+from vectorstore import ivf
 from vectorstore.ids import file_id_range
 from vectorstore.segments import SegmentStore
+from vectorstore.settings import VectorIndexSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    generation: int
+    ids: np.ndarray  # int64: exactly the ids this file has in the index
 
 
 class KBIndex:
-    """Exact inner-product search over one knowledge base, kept in step with the catalog."""
+    """Inner-product search over one knowledge base, kept in step with the catalog."""
 
-    def __init__(self, kb_id: int, dim: int, segments: SegmentStore) -> None:
+    def __init__(
+        self, kb_id: int, dim: int, segments: SegmentStore, settings: VectorIndexSettings | None = None
+    ) -> None:
         self.kb_id = kb_id
         self.dim = dim
         self._segments = segments
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        self._loaded: dict[int, int] = {}  # file_id -> generation
+        self._settings = settings or VectorIndexSettings()
+        self._index: faiss.Index = _exact_index(dim)
+        self._kind = "exact"
+        self._trained_size = 0
+        self._loaded: dict[int, _Loaded] = {}
         self._version: int | None = None
         self._lock = threading.RLock()
+        self._builder: threading.Thread | None = None
+        self._failed_size = 0  # size at which a build failed: not retried before the KB grows
 
     @property
     def version(self) -> int | None:
@@ -36,6 +61,11 @@ class KBIndex:
     @property
     def size(self) -> int:
         return int(self._index.ntotal)
+
+    @property
+    def kind(self) -> str:
+        """`exact` or `ivf`."""
+        return self._kind
 
     def sync(self, version: int, generations: Mapping[int, int]) -> None:
         """Make the index hold exactly the segments of `generations` (file_id -> generation).
@@ -46,22 +76,27 @@ class KBIndex:
         with self._lock:
             if self._version == version:
                 return
-            for file_id, gen in list(self._loaded.items()):
-                if generations.get(file_id) != gen:
+            for file_id, loaded in list(self._loaded.items()):
+                if generations.get(file_id) != loaded.generation:
                     self._drop(file_id)
             for file_id, gen in generations.items():
-                if self._loaded.get(file_id) == gen:
+                held = self._loaded.get(file_id)
+                if held is not None and held.generation == gen:
                     continue
                 segment = self._segments.read(self.kb_id, file_id)
                 if len(segment.ids):
                     self._index.add_with_ids(segment.vectors, segment.ids)
-                self._loaded[file_id] = gen
+                self._loaded[file_id] = _Loaded(gen, segment.ids)
             self._version = version
+            self._reshape()
 
     def _drop(self, file_id: int) -> None:
-        start, end = file_id_range(file_id)
-        self._index.remove_ids(faiss.IDSelectorRange(start, end))
-        del self._loaded[file_id]
+        held = self._loaded.pop(file_id)
+        if self._kind == "ivf":
+            ivf.remove(self._index, held.ids)
+        else:
+            start, end = file_id_range(file_id)
+            self._index.remove_ids(faiss.IDSelectorRange(start, end))
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The `k` nearest chunk ids with their inner-product scores, best first."""
@@ -86,13 +121,85 @@ class KBIndex:
                 found[cid] = float(np.dot(vector, query))
         return found
 
+    def wait_for_build(self, timeout_s: float | None = None) -> bool:
+        """Wait for a background build to finish; False if it is still running."""
+        builder = self._builder
+        if builder is not None:
+            builder.join(timeout_s)
+            return not builder.is_alive()
+        return True
+
+    def _reshape(self) -> None:
+        """Start an IVF (re)build, or fall back to exact search, as the size asks (lock held)."""
+        size, limit = self.size, self._settings.approximate_after
+        if self._builder is not None and self._builder.is_alive():
+            return
+        if self._kind == "ivf" and size < limit // 2:
+            self._index = self._exact_copy()
+            self._kind, self._trained_size = "exact", 0
+            return
+        grown = size >= self._settings.retrain_growth * self._trained_size
+        wanted = size >= limit and (self._kind == "exact" or grown)
+        if not wanted or (self._failed_size and size < self._settings.retrain_growth * self._failed_size):
+            return
+        snapshot = dict(self._loaded)
+        ids, vectors = self._all_vectors(snapshot)
+        if self._settings.background_build:
+            self._builder = threading.Thread(
+                target=self._build, args=(snapshot, ids, vectors), name=f"ivf-build-kb{self.kb_id}", daemon=True
+            )
+            self._builder.start()
+        else:
+            self._build(snapshot, ids, vectors)
+
+    def _build(self, snapshot: dict[int, _Loaded], ids: np.ndarray, vectors: np.ndarray) -> None:
+        try:
+            index = ivf.build_ivf(ids, vectors, self._settings)
+        except Exception:  # keep serving the current index
+            log.exception("kb %s: building the IVF index over %d vectors failed", self.kb_id, len(ids))
+            with self._lock:
+                self._failed_size = len(ids)
+            return
+        del vectors
+        with self._lock:
+            # Files that changed while we trained: take their current vectors from the live index.
+            for file_id in snapshot.keys() | self._loaded.keys():
+                before, now = snapshot.get(file_id), self._loaded.get(file_id)
+                if before is not None and (now is None or now.generation != before.generation):
+                    ivf.remove(index, before.ids)
+                if now is not None and len(now.ids) and (before is None or now.generation != before.generation):
+                    index.add_with_ids(self._index.reconstruct_batch(now.ids), now.ids)
+            self._index, self._kind, self._trained_size = index, "ivf", int(index.ntotal)
+        log.info("kb %s: IVF index over %d vectors (%d lists) in use", self.kb_id, index.ntotal, index.nlist)
+
+    def _all_vectors(self, loaded: Mapping[int, _Loaded]) -> tuple[np.ndarray, np.ndarray]:
+        if self._kind == "exact":
+            id_map = self._index
+            assert isinstance(id_map, faiss.IndexIDMap2)
+            ids = faiss.vector_to_array(id_map.id_map).astype(np.int64)
+            return ids, id_map.index.reconstruct_n(0, id_map.ntotal)
+        ids = np.concatenate([held.ids for held in loaded.values()] or [np.zeros(0, dtype=np.int64)])
+        return ids, self._index.reconstruct_batch(ids) if len(ids) else np.zeros((0, self.dim), dtype=np.float32)
+
+    def _exact_copy(self) -> faiss.Index:
+        ids, vectors = self._all_vectors(self._loaded)
+        index = _exact_index(self.dim)
+        if len(ids):
+            index.add_with_ids(vectors, ids)
+        return index
+
+
+def _exact_index(dim: int) -> faiss.Index:
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
 
 class KBIndexRegistry:
     """One `KBIndex` per knowledge base, created on first use."""
 
-    def __init__(self, segments: SegmentStore, dim: int) -> None:
+    def __init__(self, segments: SegmentStore, dim: int, settings: VectorIndexSettings | None = None) -> None:
         self._segments = segments
         self._dim = dim
+        self._settings = settings or VectorIndexSettings()
         self._indexes: dict[int, KBIndex] = {}
         self._lock = threading.Lock()
 
@@ -100,7 +207,7 @@ class KBIndexRegistry:
         with self._lock:
             index = self._indexes.get(kb_id)
             if index is None:
-                index = self._indexes[kb_id] = KBIndex(kb_id, self._dim, self._segments)
+                index = self._indexes[kb_id] = KBIndex(kb_id, self._dim, self._segments, self._settings)
             return index
 
     def forget(self, kb_id: int) -> None:

