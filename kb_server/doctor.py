@@ -13,13 +13,13 @@ What is checked, and what `--repair` does about it:
   `parse_crash` after `ingestion.max_attempts` runs);
 - Redis (`KB_REDIS_URL`, or the embedded one named in `<data>/redis/url`) answers (a stale `url`
   file left by a killed `kb-server up` is removed; a configured Redis is not ours to repair).
-Findings are checked again against the catalog before they are reported or repaired, so the
-doctor can run beside a live server.
+Findings are checked again against the catalog before they are reported or repaired: it can run live.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -48,6 +48,8 @@ from vectorstore.ids import file_of
 from vectorstore.keyword_index import KeywordSegmentStore
 
 TEMP_MAX_AGE_S = 3600
+# Staged uploads, parser and OCR folders, library temp files; caches kept there (jieba's) are not ours.
+TEMP_PATTERNS = ("upload-*", "kb-*", "tmp*", "pymp-*")
 ORPHAN_UPLOAD_GRACE_S = 600
 UNSENT_GRACE_S = 60
 _UNREADABLE = (SegmentCorrupt, OSError, ValueError, KeyError, TypeError)
@@ -119,7 +121,7 @@ class Doctor:
             self._check_orphan_chunks()
             self._check_uploads()
             self._check_stuck_jobs()
-        self._check_temp_files(self.paths.tmp.glob("*"))
+        self._check_temp_files(p for pattern in TEMP_PATTERNS for p in self.paths.tmp.glob(pattern))
         return self.report
 
     def repair(self) -> Report:
@@ -184,8 +186,7 @@ class Doctor:
         return [int(i) for i in data["ids"]]
 
     def _check_done_files(self) -> None:
-        done = [f for f in self._files.values() if f.status == FileStatus.DONE]
-        for row in done:
+        for row in [f for f in self._files.values() if f.status == FileStatus.DONE]:
             expected = self._chunk_ids.get(row.id, set())
             problems = (
                 [] if len(expected) == row.chunks else [f"{len(expected)} chunk rows, the file says {row.chunks}"]
@@ -202,7 +203,6 @@ class Doctor:
             if problems and self._unchanged(row):
                 detail = f"file {row.id} {row.name!r} (kb {row.kb_id}, done): " + "; ".join(problems)
                 self._find("segment", detail, partial(self._reingest, row))
-        self.report.counts["done_files_checked"] = len(done)
 
     def _check_segment_folders(self) -> None:
         seen = 0
@@ -235,8 +235,7 @@ class Doctor:
     def _check_orphan_chunks(self) -> None:
         stray = sorted(set(self._chunk_ids) - set(self._files))
         if stray:
-            detail = f"chunk rows of {len(stray)} file(s) that do not exist: {stray[:10]}"
-            self._find("orphan_chunks", detail, partial(self._delete_chunks, stray))
+            self._find("orphan_chunks", f"chunk rows of missing files {stray[:9]}", partial(self._delete_chunks, stray))
 
     def _check_uploads(self) -> None:
         referenced = {f.sha256 for f in self._files.values()}
@@ -257,7 +256,7 @@ class Doctor:
     def _check_temp_files(self, paths: Iterable[Path]) -> None:
         cutoff = time.time() - TEMP_MAX_AGE_S
         for path in paths:
-            if path.is_file() and _mtime(path) < cutoff:
+            if max(map(_mtime, [path, *path.rglob("*")])) < cutoff:  # a folder: the newest thing in it
                 self._find("temp_file", f"{path}: left over for more than an hour", partial(_unlink, path))
 
     def _check_stuck_jobs(self) -> None:
@@ -369,6 +368,8 @@ def _mtime(path: Path) -> float:
 
 
 def _unlink(path: Path) -> str:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
     path.unlink(missing_ok=True)
     return "deleted"
 
@@ -390,8 +391,8 @@ def doctor_main(settings: Settings, *, repair: bool, as_json: bool) -> int:
     if as_json:
         print(json.dumps(report.as_dict(), indent=2), flush=True)
         return 0 if report.consistent else 1
-    lines = [f"kb-server doctor: {report.data_dir}", "  " + ", ".join(f"{k} {v}" for k, v in report.counts.items())]
-    lines += [f"  {note}" for note in report.notes]
+    lines = [f"kb-server doctor: {report.data_dir}"] + [f"  {note}" for note in report.notes]
+    lines += ["  " + ", ".join(f"{k} {v}" for k, v in report.counts.items())] if report.counts else []
     lines += [f"  [{f.check}] {f.detail}{f.outcome}" for f in report.findings]
     left = sum(f.repaired is None for f in report.findings)
     lines.append(f"{len(report.findings)} problem(s), {left} left" if report.findings else "consistent")

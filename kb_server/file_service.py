@@ -37,7 +37,10 @@ def display_name(raw: str | None) -> str:
     name = (raw or "").replace("\\", "/")
     name = PurePosixPath(name).name
     name = "".join(ch for ch in name if ch.isprintable() and ch not in "\x00")
-    return name[:MAX_NAME_LENGTH] or "unnamed"
+    if len(name) > MAX_NAME_LENGTH:  # shorten the stem: the extension says what the file is
+        suffix = PurePosixPath(name).suffix[:16]
+        name = name[: MAX_NAME_LENGTH - len(suffix)] + suffix
+    return name or "unnamed"
 
 
 def upload_files(services: Services, kb_name: str, incoming: list[IncomingFile]) -> list[FileAccepted]:

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from kb_server.paths import DataPaths
 from kb_server.process import child_preexec
 from kb_server.redis_server import EmbeddedRedis
 from kb_server.settings import Settings
@@ -69,6 +70,10 @@ def run_up(settings: Settings, config: Path | None) -> int:
 
     env = dict(os.environ)
     env.update(KB_DATA_DIR=str(settings.data_dir), KB_HOST=settings.host, KB_PORT=str(settings.port))
+    # Temp files of every child (parsers, caches) stay inside the data dir, not in /tmp.
+    paths = DataPaths(settings.data_dir)
+    paths.ensure()
+    env["TMPDIR"] = str(paths.tmp)
     if config is not None:
         env["KB_CONFIG"] = os.pathsep.join(filter(None, [env.get("KB_CONFIG"), str(config.resolve())]))
     redis: EmbeddedRedis | None = None

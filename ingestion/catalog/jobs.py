@@ -118,12 +118,16 @@ def complete(db: Database, file_id: int, owner: str, chunks: Sequence[ChunkRow])
         file.stage = None
         file.progress = 1.0
         file.chunks = len(chunks)
-        file.generation = file.generation + 1
         file.lease_owner = None
         file.lease_expires_at = None
         file.updated_at = now
         _finish_task(s, file.task_id, "SUCCESS", None, now)
         _bump_version(s, file.kb_id)
+        # The KB's new version, never a generation the KB had before: SQLite hands a deleted
+        # file's id to the next file, and a reader still holding the deleted file's segment under
+        # that id must see a new generation, or it serves the old vectors with the new text.
+        version = s.scalar(select(KnowledgeBase.version).where(KnowledgeBase.id == file.kb_id))
+        file.generation = max(file.generation + 1, int(version or 0))
         return True
 
 
