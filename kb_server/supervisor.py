@@ -123,7 +123,7 @@ def _announce(settings: Settings) -> None:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     base = f"http://{host}:{settings.port}"
     print(
-        f"kb-server is starting\n  API:      {base}/api\n  API docs: {base}/docs\n"
-        f"  health:   {base}/readyz\n  data dir: {settings.data_dir}",
+        f"kb-server is starting\n  web UI:   {base}/\n  API:      {base}/api\n  API docs: {base}/docs\n"
+        f"  metrics:  {base}/metrics\n  health:   {base}/readyz\n  data dir: {settings.data_dir}",
         flush=True,
     )
