@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -126,6 +128,11 @@ def _run_api(settings: Settings) -> int:
     from kb_server.app import create_app
     from kb_server.container import BrokerNotConfigured, build_services
 
+    # Parsers and caches write temp files: keep them inside the data dir, never in a shared /tmp.
+    tmp = settings.data_dir / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    os.environ["TMPDIR"] = str(tmp)
+    tempfile.tempdir = str(tmp)
     try:
         services = build_services(settings)
     except BrokerNotConfigured as exc:

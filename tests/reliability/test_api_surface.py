@@ -100,6 +100,7 @@ def test_schemathesis_finds_no_server_error(hostile_stack: HostileStack, tmp_pat
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=tmp_path,  # its caches (.hypothesis, .schemathesis) go there, not into the checkout
     )
     summary = json.loads(report.read_text()) if report.exists() else {}
     Path(tmp_path / "schemathesis.out").write_text(run.stdout + run.stderr)
