@@ -50,7 +50,7 @@ class EmbeddingSettings(BaseModel):
         default=0.9, gt=0.0, le=1.0, description="and the lowest cosine any sample text may have"
     )
     cache_dir: Path | None = Field(
-        default=None, description="built ONNX models and the vector cache; null = what the caller passes"
+        default=None, description="built ONNX models and the vector cache; null = the caller's (the data dir's cache)"
     )
     vector_cache: bool = Field(default=True, description="never embed the same chunk text twice (needs a cache dir)")
     vector_cache_max_entries: int = Field(default=2_000_000, ge=1000, description="oldest vectors go first")
