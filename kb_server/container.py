@@ -16,7 +16,8 @@ from kb_server.paths import DataPaths
 from kb_server.redis_server import discover_url
 from kb_server.settings import Settings
 from vectorstore import Embedder, KBIndexRegistry, SegmentStore, build_embedder
-from vectorstore.keyword_index import KeywordIndex, KeywordSegmentStore
+from vectorstore.keyword_blocks import BlockKeywordIndex
+from vectorstore.keyword_index import KeywordSegmentStore
 
 
 class BrokerNotConfigured(RuntimeError):
@@ -71,7 +72,7 @@ class Services:
     celery: Celery
     broker_url: str
     keywords: KeywordSegmentStore
-    keyword_indexes: dict[tuple[int, str], KeywordIndex] = field(default_factory=dict)
+    keyword_indexes: dict[tuple[int, str], BlockKeywordIndex] = field(default_factory=dict)
     embed_lock: threading.Lock = field(default_factory=threading.Lock)
     blob_lock: threading.Lock = field(default_factory=threading.Lock)
 

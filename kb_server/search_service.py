@@ -18,7 +18,7 @@ from ingestion.errors import Conflict
 from kb_server.container import Services
 from kb_server.schemas import SearchHit
 from kb_server.settings import SearchSettings
-from vectorstore.keyword_index import KeywordIndex
+from vectorstore.keyword_blocks import BlockKeywordIndex
 from vectorstore.tokenize import TokenizerName, han_share, tokenize
 
 ENGLISH_ONLY_PRESETS = ("minilm", "bge-small-en")
@@ -106,8 +106,11 @@ def _check_embedder(services: Services, kb: KnowledgeBase) -> None:
         )
 
 
-def _keyword_index(services: Services, kb: KnowledgeBase, version: int, tokenizer: TokenizerName) -> KeywordIndex:
-    index = services.keyword_indexes.setdefault((kb.id, tokenizer), KeywordIndex())
+def _keyword_index(services: Services, kb: KnowledgeBase, version: int, tokenizer: TokenizerName) -> BlockKeywordIndex:
+    # Updated file by file: a new file costs O(that file), not a rebuild of the KB's BM25 matrix.
+    index = services.keyword_indexes.get((kb.id, tokenizer))
+    if index is None:
+        index = services.keyword_indexes.setdefault((kb.id, tokenizer), BlockKeywordIndex())
     if index.version == version:
         return index
 
