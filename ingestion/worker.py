@@ -34,6 +34,7 @@ class WorkerConfig:
     uploads_dir: Path
     tmp_dir: Path
     segments_dir: Path
+    cache_dir: Path | None
     embedding: EmbeddingSettings
     ingestion: IngestionSettings
     concurrency: int = 1
@@ -49,7 +50,9 @@ def build_context(config: WorkerConfig) -> IngestionContext:
         uploads=UploadStore(config.uploads_dir, config.tmp_dir),
         segments=SegmentStore(config.segments_dir),
         settings=config.ingestion,
-        embedder_factory=lambda: build_embedder(config.embedding),
+        embedder_factory=lambda: build_embedder(
+            config.embedding, cache_dir=config.cache_dir, processes=config.concurrency
+        ),
         keywords=KeywordSegmentStore(config.segments_dir),
     )
 

@@ -52,6 +52,7 @@ def worker_config(settings: Settings, broker_url: str) -> WorkerConfig:
         uploads_dir=paths.uploads,
         tmp_dir=paths.tmp,
         segments_dir=paths.kbs,
+        cache_dir=paths.cache,
         embedding=settings.embedding,
         ingestion=settings.ingestion,
         concurrency=settings.worker.concurrency,
@@ -88,7 +89,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
     broker_url = resolve_broker_url(settings, paths)
     db = Database(database_url(settings, paths))
     migrate(db)
-    embedder = embedder or build_embedder(settings.embedding)
+    embedder = embedder or build_embedder(settings.embedding, cache_dir=paths.cache)
     segments = SegmentStore(paths.kbs)
     return Services(
         settings=settings,
@@ -96,7 +97,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         db=db,
         uploads=UploadStore(paths.uploads, paths.tmp),
         segments=segments,
-        indexes=KBIndexRegistry(segments, embedder.dim),
+        indexes=KBIndexRegistry(segments, embedder.dim, settings.vector_index),
         embedder=embedder,
         celery=create_celery(broker_url, settings.ingestion),
         broker_url=broker_url,

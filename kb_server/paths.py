@@ -30,6 +30,11 @@ class DataPaths:
         return self.root / "kbs"
 
     @property
+    def cache(self) -> Path:
+        """Derived, rebuildable files: the int8 ONNX export of the embedder and the vector cache."""
+        return self.root / "cache"
+
+    @property
     def redis(self) -> Path:
         return self.root / "redis"
 
@@ -43,7 +48,7 @@ class DataPaths:
         return self.redis / "url"
 
     def ensure(self) -> None:
-        for folder in (self.root, self.uploads, self.tmp, self.kbs, self.redis):
+        for folder in (self.root, self.uploads, self.tmp, self.kbs, self.cache, self.redis):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def database_url(self) -> str:

@@ -20,7 +20,7 @@ from kb_server.settings import (
 )
 from llm.settings import LLMSettings
 from tests.support.processes import REPO
-from vectorstore.settings import EmbeddingSettings
+from vectorstore.settings import EmbeddingSettings, RerankSettings, VectorIndexSettings
 
 pytestmark = pytest.mark.unit
 
@@ -38,9 +38,11 @@ def test_default_yaml_documents_exactly_the_model_defaults() -> None:
     documented = yaml.safe_load(PROJECT_CONFIG.read_text())
     sections = {
         "embedding": EmbeddingSettings(),
+        "vector_index": VectorIndexSettings(),
         "ingestion": IngestionSettings(),
         "worker": WorkerSettings(),
         "search": SearchSettings(),
+        "rerank": RerankSettings(),
         "chat": ChatSettings(),
         "llm": LLMSettings(),
     }

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,7 +27,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# The int8 ONNX export of the bundled embedder takes ~20 s to build: every test stack links its
+# data dir's `cache/onnx` here, so it is built once per machine (the build is keyed by the model,
+# the recipe and the library versions, and locked). The vector cache stays per data dir.
+SHARED_ONNX = Path(tempfile.gettempdir()) / f"kb-server-tests-{os.getuid()}" / "onnx"
+
+
+def share_int8_build(data_dir: Path) -> None:
+    link = data_dir / "cache" / "onnx"
+    if link.exists() or link.is_symlink():
+        return
+    SHARED_ONNX.mkdir(parents=True, exist_ok=True)
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(SHARED_ONNX, target_is_directory=True)
+
+
 def base_env(data_dir: Path, redis_url: str | None = None, **extra: str) -> dict[str, str]:
+    share_int8_build(data_dir)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
     env.update(
         KB_DATA_DIR=str(data_dir),
