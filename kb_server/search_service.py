@@ -10,6 +10,7 @@ MiniLM), keyword search carries the ranking.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from ingestion.catalog import repository
@@ -18,8 +19,11 @@ from ingestion.errors import Conflict
 from kb_server.container import Services
 from kb_server.schemas import SearchHit
 from kb_server.settings import SearchSettings
+from vectorstore.errors import SegmentCorrupt
 from vectorstore.keyword_blocks import BlockKeywordIndex
 from vectorstore.tokenize import TokenizerName, han_share, tokenize
+
+log = logging.getLogger(__name__)
 
 ENGLISH_ONLY_PRESETS = ("minilm", "bge-small-en")
 
@@ -115,10 +119,14 @@ def _keyword_index(services: Services, kb: KnowledgeBase, version: int, tokenize
         return index
 
     def load(file_id: int) -> tuple[list[int], list[list[str]]]:
-        stored = services.keywords.read(kb.id, file_id, tokenizer)
+        try:
+            stored = services.keywords.read(kb.id, file_id, tokenizer)
+        except SegmentCorrupt as exc:
+            log.error("kb %s: keyword segment of file %s rebuilt from the catalog: %s", kb.id, file_id, exc)
+            stored = None
         if stored is not None:
             return stored
-        # No segment made with this tokenizer (an older KB, or an evaluation of another one).
+        # No segment made with this tokenizer (an older KB, an evaluation of another one, or unreadable).
         chunks = repository.chunk_texts(services.db, file_id)
         return [c for c, _ in chunks], [tokenize(t, tokenizer) for _, t in chunks]
 

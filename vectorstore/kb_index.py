@@ -22,6 +22,7 @@ import faiss
 import numpy as np
 
 from vectorstore import ivf
+from vectorstore.errors import SegmentCorrupt
 from vectorstore.ids import file_id_range
 from vectorstore.segments import SegmentStore
 from vectorstore.settings import VectorIndexSettings
@@ -53,6 +54,7 @@ class KBIndex:
         self._lock = threading.RLock()
         self._builder: threading.Thread | None = None
         self._failed_size = 0  # size at which a build failed: not retried before the KB grows
+        self._unreadable: dict[int, str] = {}
 
     @property
     def version(self) -> int | None:
@@ -63,6 +65,11 @@ class KBIndex:
         return int(self._index.ntotal)
 
     @property
+    def unreadable(self) -> dict[int, str]:
+        """Done files whose segment could not be read at the last sync (file_id -> why)."""
+        return dict(self._unreadable)
+
+    @property
     def kind(self) -> str:
         """`exact` or `ivf`."""
         return self._kind
@@ -70,12 +77,14 @@ class KBIndex:
     def sync(self, version: int, generations: Mapping[int, int]) -> None:
         """Make the index hold exactly the segments of `generations` (file_id -> generation).
 
-        Raises:
-            SegmentCorrupt: a done file's segment cannot be read.
+        A segment that cannot be read leaves its file out (listed in `unreadable`, tried again at
+        the next version) rather than failing every search of the KB; `kb-server doctor --repair`
+        re-ingests it.
         """
         with self._lock:
             if self._version == version:
                 return
+            self._unreadable = {}
             for file_id, loaded in list(self._loaded.items()):
                 if generations.get(file_id) != loaded.generation:
                     self._drop(file_id)
@@ -83,7 +92,12 @@ class KBIndex:
                 held = self._loaded.get(file_id)
                 if held is not None and held.generation == gen:
                     continue
-                segment = self._segments.read(self.kb_id, file_id)
+                try:
+                    segment = self._segments.read(self.kb_id, file_id)
+                except SegmentCorrupt as exc:
+                    self._unreadable[file_id] = str(exc)
+                    log.error("kb %s: file %s left out of search: %s", self.kb_id, file_id, exc)
+                    continue
                 if len(segment.ids):
                     self._index.add_with_ids(segment.vectors, segment.ids)
                 self._loaded[file_id] = _Loaded(gen, segment.ids)

@@ -25,9 +25,12 @@ from ingestion.catalog.migrate import migrate
 from ingestion.pipeline import IngestionContext, ingest
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
+from kb_server import search_service
+from kb_server.container import build_services
 from kb_server.doctor import Report
 from kb_server.paths import DataPaths
 from kb_server.redis_server import EmbeddedRedis
+from kb_server.settings import load_settings
 from tests.reliability.corpus import notes
 from tests.reliability.probe import doctor
 from tests.support.processes import REPO, base_env
@@ -194,6 +197,27 @@ def test_a_done_file_whose_segments_disagree_is_found_and_reingested(data: Made,
     finally:
         ctx.db.dispose()
     assert doctor(data.root).findings == []
+
+
+UNREADABLE = ("vector segment deleted", "vector segment overwritten with garbage", "keyword segment unreadable")
+
+
+@pytest.mark.parametrize("damage", UNREADABLE)
+def test_search_leaves_out_only_the_damaged_file_until_it_is_reingested(data: Made, damage: str) -> None:
+    services = build_services(
+        load_settings(None, data_dir=data.root, redis_url="redis://127.0.0.1:9/0"), embedder=bundled_embedder()
+    )
+    try:
+        SEGMENT_DAMAGE[damage](data)
+        for mode in ("dense", "keyword", "hybrid"):
+            hits = search_service.search(services, "docs", "paragraph of note about doctor", 10, mode=mode)
+            assert {h.file_id for h in hits} >= set(data.done) - {data.done[0]}, mode
+        if damage.startswith("vector"):
+            assert list(services.indexes.get(data.kb_id).unreadable) == [data.done[0]]
+            dense = search_service.search(services, "docs", "paragraph of note about doctor", 10, mode="dense")
+            assert data.done[0] not in {h.file_id for h in dense}
+    finally:
+        services.close()
 
 
 def _orphan_copy(data: Made, kb_id: int, file_id: int) -> None:

@@ -131,18 +131,21 @@ def test_files_not_listed_are_never_loaded(store: SegmentStore, index: KBIndex) 
 
 
 @pytest.mark.unit
-def test_a_corrupt_segment_fails_the_sync_and_a_later_sync_recovers(store: SegmentStore, index: KBIndex) -> None:
+def test_a_corrupt_segment_leaves_only_its_file_out_until_a_later_sync(store: SegmentStore, index: KBIndex) -> None:
     write(store, 1, unit_rows(3, 1))
     path = store.path(KB, 2)
     path.write_bytes(b"broken")
 
-    with pytest.raises(SegmentCorrupt):
-        index.sync(1, {1: 1, 2: 1})
-    assert index.version is None
-
-    write(store, 2, unit_rows(2, 2))
     index.sync(1, {1: 1, 2: 1})
+
     assert index.version == 1
+    assert list(index.unreadable) == [2]
+    assert "cannot be read" in index.unreadable[2]
+    assert {file_of(i) for i, _ in index.search(unit_rows(1, 5)[0], 10)} == {1}
+
+    write(store, 2, unit_rows(2, 2))  # e.g. re-ingested by `doctor --repair`
+    index.sync(2, {1: 1, 2: 2})
+    assert index.unreadable == {}
     assert index.size == 5
 
 
