@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class IngestionSettings(BaseModel):
@@ -36,8 +36,12 @@ class IngestionSettings(BaseModel):
     ocr_page_timeout_s: float = Field(default=120.0, gt=0, description="longest tesseract may take on one page")
     max_attempts: int = Field(default=3, ge=1, description="runs before a file fails as parse_crash")
     lease_s: float = Field(default=60.0, gt=0, description="a processing file's lease, renewed while alive")
-    task_soft_time_limit_s: int = Field(default=1800, ge=10)
-    task_time_limit_s: int = Field(default=1900, ge=10)
+    task_soft_time_limit_s: int = Field(
+        default=1800, ge=10, description="a file still parsing after this fails as a timeout, with a reason"
+    )
+    task_time_limit_s: int = Field(
+        default=1900, ge=10, description="the worker process is killed past this; must exceed the soft limit"
+    )
     transient_retries: int = Field(default=5, ge=0)
     recovery_interval_s: float = Field(default=30.0, gt=0, description="how often lost work is looked for")
     stale_queued_s: float = Field(
@@ -50,3 +54,13 @@ class IngestionSettings(BaseModel):
     keyword_tokenizer: Literal["auto", "simple"] = Field(
         default="auto", description="auto: jieba for Chinese, words for the rest; simple: no jieba"
     )
+
+    @model_validator(mode="after")
+    def _hard_limit_after_soft(self) -> Self:
+        # With the hard limit first, a slow file kills its process instead of failing cleanly.
+        if self.task_time_limit_s <= self.task_soft_time_limit_s:
+            raise ValueError(
+                f"task_time_limit_s ({self.task_time_limit_s}) must be greater than "
+                f"task_soft_time_limit_s ({self.task_soft_time_limit_s})"
+            )
+        return self

@@ -90,6 +90,9 @@ def test_bad_settings_are_refused_with_the_key_named(tmp_path: Path, monkeypatch
         load_settings(typo)
     with pytest.raises(FileNotFoundError):
         load_settings(tmp_path / "missing.yaml")
+    monkeypatch.setenv("KB_INGESTION__TASK_TIME_LIMIT_S", "600")
+    with pytest.raises(ValidationError, match="task_soft_time_limit_s"):
+        load_settings()
 
 
 def test_cli_help_lists_the_commands_and_their_options() -> None:
