@@ -3,10 +3,14 @@
 Generation runs in worker threads (never on the event loop) and at most `llm.max_concurrent` at
 once; a request that waits longer than `llm.queue_timeout_s` for a slot is turned away with
 `LLMBusy` (503 + Retry-After) instead of piling up.
+
+With `chat.merge_neighbours`, hits that are consecutive chunks of one file (and one page, slide or
+sheet) reach the LLM as one passage, in file order, without the text the chunks share.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -18,8 +22,9 @@ from kb_server import search_service
 from kb_server.container import Services
 from kb_server.generation_pool import GenerationPool
 from kb_server.metrics import ApiMetrics
-from kb_server.schemas import Citation
+from kb_server.schemas import Citation, SearchHit
 from llm import LLM, NO_ANSWER, LLMBusy, LLMError, Passage, build_llm, build_rag_messages, detect_language
+from vectorstore.ids import file_of
 
 log = logging.getLogger(__name__)
 
@@ -102,24 +107,71 @@ def prepare(
     k = top_k or chat.top_k
     threshold = chat.score_threshold if score_threshold is None else score_threshold
     hits = search_service.search(services, kb, question, k, threshold)
-    citations = [
-        Citation(
-            n=i,
-            chunk_id=h.chunk_id,
-            file_id=h.file_id,
-            file_name=h.file_name,
-            score=h.score,
-            text=h.text,
-            metadata=h.metadata,
-        )
-        for i, h in enumerate(hits, start=1)
-    ]
+    groups = neighbour_runs(hits) if chat.merge_neighbours else [[h] for h in hits]
+    citations = [_citation(n, run, hits) for n, run in enumerate(groups, start=1)]
     language = detect_language(question)
     prepared = Prepared(question, language, citations)
     if citations:
         passages = [Passage(n=c.n, text=c.text, source=_source(c)) for c in citations]
         prepared.messages = build_rag_messages(question, passages, history, language)
     return prepared
+
+
+def neighbour_runs(hits: list[SearchHit]) -> list[list[SearchHit]]:
+    """Hits grouped into runs of consecutive chunks of one file and place, each run in file order.
+
+    Runs come in the order of their best hit (`hits` is best first).
+    """
+    rank = {h.chunk_id: i for i, h in enumerate(hits)}
+    runs: list[list[SearchHit]] = []
+    for hit in sorted(hits, key=lambda h: h.chunk_id):
+        last = runs[-1][-1] if runs else None
+        if (
+            last is not None
+            and hit.chunk_id == last.chunk_id + 1  # ids are (file_id << 20) | ordinal
+            and file_of(hit.chunk_id) == file_of(last.chunk_id)
+            and location(hit.metadata) == location(last.metadata)
+        ):
+            runs[-1].append(hit)
+        else:
+            runs.append([hit])
+    return sorted(runs, key=lambda run: min(rank[h.chunk_id] for h in run))
+
+
+# A shared edge shorter than this is more likely chance than the splitter's overlap; keeping a few
+# repeated characters costs little, cutting real text would not.
+MIN_OVERLAP = 8
+
+
+def join_chunks(earlier: str, later: str, title: str | None = None) -> str:
+    """Two consecutive chunks as one text: the later's repeated heading and the overlap dropped."""
+    if title and earlier.startswith(title + "\n") and later.startswith(title + "\n"):
+        later = later[len(title) + 1 :]  # each piece of a long section repeats its heading
+    for size in range(min(len(earlier), len(later)), MIN_OVERLAP - 1, -1):
+        if earlier.endswith(later[:size]):
+            return earlier + later[size:]
+    return f"{earlier}\n\n{later}"
+
+
+def _citation(n: int, run: list[SearchHit], ranked: list[SearchHit]) -> Citation:
+    ids = [h.chunk_id for h in run]
+    best = next(h for h in ranked if h.chunk_id in ids)
+    reranked = [h.rerank_score for h in run if h.rerank_score is not None]
+    text = run[0].text
+    for previous, hit in itertools.pairwise(run):
+        same_title = previous.metadata.get("title") == hit.metadata.get("title")
+        text = join_chunks(text, hit.text, hit.metadata.get("title") if same_title else None)
+    return Citation(
+        n=n,
+        chunk_id=best.chunk_id,
+        chunk_ids=ids,
+        file_id=best.file_id,
+        file_name=best.file_name,
+        score=max(h.score for h in run),
+        rerank_score=max(reranked) if reranked else None,
+        text=text,
+        metadata=run[0].metadata,
+    )
 
 
 def _source(c: Citation) -> str:

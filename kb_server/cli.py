@@ -133,10 +133,12 @@ def _run_api(settings: Settings) -> int:
     tmp.mkdir(parents=True, exist_ok=True)
     os.environ["TMPDIR"] = str(tmp)
     tempfile.tempdir = str(tmp)
+    from vectorstore import VectorStoreError
+
     try:
         services = build_services(settings)
-    except BrokerNotConfigured as exc:
-        print(f"kb-server: {exc}", file=sys.stderr)
+    except (BrokerNotConfigured, VectorStoreError) as exc:  # no broker; a model that cannot be loaded
+        print(f"kb-server: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     try:
         uvicorn.run(

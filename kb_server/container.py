@@ -18,6 +18,7 @@ from kb_server.settings import Settings
 from vectorstore import Embedder, KBIndexRegistry, SegmentStore, build_embedder
 from vectorstore.keyword_blocks import BlockKeywordIndex
 from vectorstore.keyword_index import KeywordSegmentStore
+from vectorstore.rerank import Reranker, build_reranker
 
 
 class BrokerNotConfigured(RuntimeError):
@@ -73,6 +74,7 @@ class Services:
     celery: Celery
     broker_url: str
     keywords: KeywordSegmentStore
+    reranker: Reranker | None = None
     keyword_indexes: dict[tuple[int, str], BlockKeywordIndex] = field(default_factory=dict)
     embed_lock: threading.Lock = field(default_factory=threading.Lock)
     blob_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -83,7 +85,7 @@ class Services:
 
 
 def build_services(settings: Settings, embedder: Embedder | None = None) -> Services:
-    """Create the data dir, the catalog tables, the embedder (loads the model) and the Celery client."""
+    """Create the data dir, the catalog tables, the embedder and reranker (loads models) and the Celery client."""
     paths = DataPaths(settings.data_dir)
     paths.ensure()
     broker_url = resolve_broker_url(settings, paths)
@@ -102,4 +104,5 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         celery=create_celery(broker_url, settings.ingestion),
         broker_url=broker_url,
         keywords=KeywordSegmentStore(paths.kbs),
+        reranker=build_reranker(settings.rerank),
     )

@@ -153,12 +153,22 @@ class SearchRequest(BaseModel):
     tokenizer: Literal["auto", "simple"] | None = Field(
         default=None, description="keyword tokenizer, for evaluations; default `ingestion.keyword_tokenizer`"
     )
+    rerank: bool | None = Field(
+        default=None,
+        description="re-order the best results with the configured cross-encoder (`rerank.model`); "
+        "default: when one is configured. `true` without one is an error",
+    )
 
 
 class SearchHit(BaseModel):
     chunk_id: int
     text: str
     score: float = Field(description="0..1, higher is better: cosine, scaled BM25, or their weighted mean")
+    rerank_score: float | None = Field(
+        default=None,
+        description="0..1, the cross-encoder's relevance (sigmoid of its output) when this hit was reranked; "
+        "reranked hits come first, in this order",
+    )
     file_id: int
     file_name: str
     metadata: dict[str, Any]
@@ -180,10 +190,14 @@ class Readiness(BaseModel):
 
 class Citation(BaseModel):
     n: int = Field(description="the number the answer cites as [n]")
-    chunk_id: int
+    chunk_id: int = Field(description="the passage's best chunk")
+    chunk_ids: list[int] = Field(
+        default_factory=list, description="every chunk in the passage, in file order (several when neighbours merged)"
+    )
     file_id: int
     file_name: str
-    score: float
+    score: float = Field(description="the best retrieval score (0..1) among the passage's chunks")
+    rerank_score: float | None = Field(default=None, description="the cross-encoder's 0..1 score, when reranked")
     text: str
     metadata: dict[str, Any] = Field(default_factory=dict)
 

@@ -6,6 +6,11 @@ same from query to query, so the fused score can be held against one threshold (
 answer" decision), and a retriever that is unsure (low scores everywhere) pulls less weight than
 one that is sure. When the question is Chinese and the embedder cannot read Chinese (the bundled
 MiniLM), keyword search carries the ranking.
+
+An optional cross-encoder (`rerank.model`) then re-reads the first `rerank.top_n` distinct results
+together with the query and re-orders them; the rest follow in fused order. `score` stays the
+fused score, so the chat's threshold means the same with or without it; the cross-encoder's own
+0..1 score comes as `rerank_score`.
 """
 
 from __future__ import annotations
@@ -14,13 +19,15 @@ import logging
 from dataclasses import dataclass
 
 from ingestion.catalog import repository
-from ingestion.catalog.models import KnowledgeBase
+from ingestion.catalog.models import Chunk, KnowledgeBase
 from ingestion.errors import Conflict
 from kb_server.container import Services
+from kb_server.errors import InvalidInput
 from kb_server.schemas import SearchHit
 from kb_server.settings import SearchSettings
 from vectorstore.errors import SegmentCorrupt
 from vectorstore.keyword_blocks import BlockKeywordIndex
+from vectorstore.rerank import Reranker, relevance
 from vectorstore.tokenize import TokenizerName, han_share, tokenize
 
 log = logging.getLogger(__name__)
@@ -48,20 +55,26 @@ def search(
     score_threshold: float | None = None,
     mode: str | None = None,
     tokenizer: TokenizerName | None = None,
+    rerank: bool | None = None,
 ) -> list[SearchHit]:
     """The best `top_k` chunks for `query`, best first, with scores in 0..1.
+
+    `rerank`: None reranks when a reranker is configured, False never does.
 
     Raises:
         NotFound: no such knowledge base.
         Conflict: the KB was built with another embedding model than the one loaded.
+        InvalidInput: `rerank` is True and no reranker is configured.
     """
     settings = services.settings.search
     mode = mode or settings.mode
     tokenizer = tokenizer or services.settings.ingestion.keyword_tokenizer
+    reranker = _reranker(services, rerank)
+    wanted = max(top_k, services.settings.rerank.top_n) if reranker else top_k
     kb = repository.get_kb(services.db, kb_name)
     _check_embedder(services, kb)
     version = repository.kb_version(services.db, kb.id)
-    pool = max(settings.candidates, top_k * 4)
+    pool = max(settings.candidates, wanted * 4)
     dense: dict[int, float] = {}
     keyword: dict[int, float] = {}
     query_vector = None
@@ -98,7 +111,30 @@ def search(
     ranked = sorted(scored.items(), key=lambda item: -item[1])
     if score_threshold is not None:
         ranked = [(c, s) for c, s in ranked if s >= score_threshold]
-    return _hits(services, kb.id, ranked, top_k, settings.dedupe_similarity)
+    hits = _hits(services, kb.id, ranked, wanted, settings.dedupe_similarity)
+    if reranker:
+        hits = _rerank(services, reranker, query, hits)
+    return hits[:top_k]
+
+
+def _reranker(services: Services, wanted: bool | None) -> Reranker | None:
+    if wanted is False:
+        return None
+    if wanted and services.reranker is None:
+        raise InvalidInput("no reranker is configured (rerank.model)", code="rerank_not_configured")
+    return services.reranker
+
+
+def _rerank(services: Services, reranker: Reranker, query: str, hits: list[SearchHit]) -> list[SearchHit]:
+    head, tail = hits[: services.settings.rerank.top_n], hits[services.settings.rerank.top_n :]
+    if not head:
+        return hits
+    # The same lock as the query embedder: both are torch models on the same few cores.
+    with services.embed_lock:
+        logits = reranker.logits(query, [h.text for h in head])
+    order = sorted(range(len(head)), key=lambda i: -logits[i])
+    reranked = [head[i].model_copy(update={"rerank_score": round(relevance(logits[i]), 6)}) for i in order]
+    return reranked + tail
 
 
 def _check_embedder(services: Services, kb: KnowledgeBase) -> None:
@@ -142,10 +178,13 @@ def _clip(score: float) -> float:
 def _hits(
     services: Services, kb_id: int, ranked: list[tuple[int, float]], top_k: int, dedupe: float
 ) -> list[SearchHit]:
-    chunks = repository.chunks_by_ids(services.db, kb_id, [c for c, _ in ranked[: top_k * 3]])
     hits: list[SearchHit] = []
     seen: list[set[str]] = []
-    for cid, score in ranked:
+    chunks: dict[int, tuple[Chunk, str]] = {}
+    batch = top_k * 3
+    for i, (cid, score) in enumerate(ranked):
+        if i % batch == 0:  # rows are read a batch at a time: most queries need only the first
+            chunks = repository.chunks_by_ids(services.db, kb_id, [c for c, _ in ranked[i : i + batch]])
         found = chunks.get(cid)
         if found is None:  # deleted since the index was refreshed
             continue

@@ -2,6 +2,7 @@
 
 VectorStoreError
  ├── EmbedderUnavailable   the model cannot be found or loaded (offline, missing weights)
+ ├── RerankerUnavailable   the configured cross-encoder cannot be found or loaded
  └── SegmentCorrupt        a segment file on disk cannot be read
 """
 
@@ -12,6 +13,10 @@ class VectorStoreError(Exception):
 
 class EmbedderUnavailable(VectorStoreError):
     """The configured embedding model cannot be loaded."""
+
+
+class RerankerUnavailable(VectorStoreError):
+    """The configured reranker cannot be loaded."""
 
 
 class SegmentCorrupt(VectorStoreError):

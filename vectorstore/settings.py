@@ -85,3 +85,18 @@ class VectorIndexSettings(BaseModel):
     train_sample: int = Field(default=65_536, ge=1000, description="vectors k-means is trained on")
     retrain_growth: float = Field(default=4.0, gt=1.0)
     background_build: bool = Field(default=True, description="false: build in the calling thread (tests)")
+
+
+class RerankSettings(BaseModel):
+    """An optional cross-encoder that re-reads the best fused results with the query and re-orders them.
+
+    `model: null` turns reranking off. Otherwise `model` is a local directory holding a
+    sentence-transformers CrossEncoder (e.g. a copy of BAAI/bge-reranker-base), or a hub name
+    when `allow_download` is true. No reranker weights are bundled.
+    """
+
+    model: str | None = Field(default=None, description="a CrossEncoder directory; null = no reranking")
+    allow_download: bool = False
+    top_n: int = Field(default=20, ge=1, description="best fused results re-ordered per query (one forward each)")
+    batch_size: int = Field(default=16, ge=1, description="query-passage pairs per forward pass")
+    threads: int = Field(default=0, ge=0, description="torch threads; 0 = leave torch's default (the cores)")

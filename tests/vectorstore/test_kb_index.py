@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vectorstore import Embedder, KBIndex, KBIndexRegistry, Segment, SegmentCorrupt, SegmentStore
+from vectorstore import Embedder, KBIndex, KBIndexRegistry, Segment, SegmentStore
 from vectorstore.ids import chunk_id, file_of
 
 DIM = 16

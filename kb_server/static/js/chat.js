@@ -233,6 +233,8 @@ export class ChatView {
   openPassage(c) {
     $("#passage-title", this.dialog).textContent = `[${c.n}] ${c.file_name}`;
     const meta = [`score ${formatScore(c.score)}`];
+    if (typeof c.rerank_score === "number") meta.push(`rerank ${formatScore(c.rerank_score)}`);
+    if (c.chunk_ids && c.chunk_ids.length > 1) meta.push(`${c.chunk_ids.length} neighbouring chunks`);
     const md = c.metadata || {};
     const labels = { title: "title:", page_number: "p.", slide: "slide", sheet: "sheet", section: "section:" };
     for (const [key, label] of Object.entries(labels)) {
