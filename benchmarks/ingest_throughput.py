@@ -262,6 +262,11 @@ def main() -> None:
         print()
         print(
             f"kb-server / int8 raw encode:  {server_rate / max(int8_rates):.2f} - {server_rate / min(int8_rates):.2f}"
+            " (1 process x 2 threads)"
+        )
+        print(
+            f"kb-server / int8 raw encode:  {server_rate / max(split_rates):.2f} - {server_rate / min(split_rates):.2f}"
+            " (2 processes x 1 thread)"
         )
         print(f"int8 raw / fp32 raw:          {min(int8_rates) / torch_rate:.2f} - {max(int8_rates) / torch_rate:.2f}")
         print(f"kb-server / fp32 raw encode:  {server_rate / torch_rate:.2f}")
