@@ -20,8 +20,13 @@ STALE_QUEUED_S = "15"
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Embedded Redis, one worker process and the API, shared by the crash, restart and concurrency tests."""
-    running = Stack(tmp_path_factory.mktemp("reliability"), KB_INGESTION__STALE_QUEUED_S=STALE_QUEUED_S)
+    """Embedded Redis, a worker with one pool process and the API, shared by the crash, restart and
+    concurrency tests (they kill "the" pool child running a file)."""
+    running = Stack(
+        tmp_path_factory.mktemp("reliability"),
+        KB_INGESTION__STALE_QUEUED_S=STALE_QUEUED_S,
+        KB_WORKER__CONCURRENCY="1",
+    )
     try:
         running.start()
         yield running
