@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from kb_server.logging_setup import setup_logging
 from kb_server.operator_cli import OPERATOR_COMMANDS, add_operator_commands, run_operator_command
-from kb_server.settings import Settings, load_settings
+from kb_server.settings import Settings, WorkerSettings, load_settings
 
 
 def _common(parser: argparse.ArgumentParser, *, listen: bool) -> None:
@@ -37,7 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(api, listen=True)
     worker = commands.add_parser("worker", help="start only an ingestion worker")
     _common(worker, listen=False)
-    worker.add_argument("--concurrency", type=int, help="worker processes (env KB_WORKER__CONCURRENCY)")
+    worker.add_argument(
+        "--concurrency",
+        type=int,
+        help=f"worker pool processes (env KB_WORKER__CONCURRENCY; default {WorkerSettings().concurrency})",
+    )
     ask = commands.add_parser("ask", help="ask a running server a question; the answer streams, then its sources")
     _common(ask, listen=True)
     ask.add_argument("--kb", required=True, help="the knowledge base to ask")
