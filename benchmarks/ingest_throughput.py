@@ -33,7 +33,7 @@ from bs4 import BeautifulSoup
 
 from benchmarks.synthetic import load_average
 from kb_server.settings import WorkerSettings
-from tests.support.processes import SHARED_DATA
+from tests.support.processes import SHARED_DATA, share_int8_build
 from tests.support.stack import Stack
 from vectorstore import Embedder, EmbeddingSettings, build_embedder
 
@@ -99,8 +99,7 @@ def kb_server(root: Path, cache: Path, paths: list[Path], workers: int) -> tuple
     stack = Stack(root, KB_WORKER__CONCURRENCY=str(workers))
     # The server gets the int8 build made above but its own, empty vector cache: the corpus is the
     # same from run to run, and a warm cache would skip the embedding we are here to measure.
-    (stack.data_dir / "cache").mkdir(parents=True)
-    (stack.data_dir / "cache" / "onnx").symlink_to((cache / "onnx").resolve(), target_is_directory=True)
+    share_int8_build(stack.data_dir, cache / "onnx")
     stack.start()
     try:
         client = stack.client

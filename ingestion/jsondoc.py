@@ -25,24 +25,31 @@ def parse_json(path: Path, mime: str) -> list[Element]:
     """
     raw = path.read_bytes().decode("utf-8-sig", errors="replace")
     try:
-        value: Any = json.loads(raw)
-    except RecursionError as exc:  # the C decoder recurses per level
-        raise DocumentError(f"the .json file nests deeper than {MAX_DEPTH} levels", code="too_deep") from exc
-    except json.JSONDecodeError as first:
-        try:  # JSON Lines: one value per line
-            value = [json.loads(line) for line in raw.splitlines() if line.strip()]
-        except RecursionError as exc:
-            raise DocumentError(f"the .json file nests deeper than {MAX_DEPTH} levels", code="too_deep") from exc
-        except json.JSONDecodeError:
-            raise DocumentError(f"the .json file is not valid JSON: {first}"[:500]) from first
+        value = _decode(raw)
+    except RecursionError as exc:  # the decoder recurses once per level
+        raise _too_deep() from exc
     elements: list[Element] = []
     _walk(value, "", elements, {"filetype": mime}, 0)
     return elements
 
 
+def _decode(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as first:
+        try:  # JSON Lines: one value per line
+            return [json.loads(line) for line in raw.splitlines() if line.strip()]
+        except json.JSONDecodeError:
+            raise DocumentError(f"the .json file is not valid JSON: {first}"[:500]) from first
+
+
+def _too_deep() -> DocumentError:
+    return DocumentError(f"the .json file nests deeper than {MAX_DEPTH} levels", code="too_deep")
+
+
 def _walk(value: Any, path: str, out: list[Element], meta: dict[str, Any], depth: int) -> None:
     if depth > MAX_DEPTH:
-        raise DocumentError(f"the .json file nests deeper than {MAX_DEPTH} levels", code="too_deep")
+        raise _too_deep()
     if isinstance(value, dict):
         scalars = [f"{_join(path, key)}: {_scalar(v)}" for key, v in value.items() if not _is_container(v)]
         if scalars:

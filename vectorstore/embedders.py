@@ -22,6 +22,7 @@ import numpy as np
 
 from vectorstore.embedder_protocol import Embedder
 from vectorstore.errors import EmbedderUnavailable
+from vectorstore.model_source import keep_hub_offline, local_or_allowed
 from vectorstore.model_spec import ModelSpec, model_spec
 from vectorstore.settings import EmbeddingSettings
 
@@ -59,10 +60,9 @@ def resolve_model_location(settings: EmbeddingSettings) -> str:
             f"preset {settings.preset!r} has no bundled weights: set embedding.model to a local "
             "directory holding the model (e.g. a copy of BAAI/bge-small-zh-v1.5)"
         )
-    if Path(settings.model).is_dir():
-        return settings.model
-    if settings.allow_download:
-        return settings.model
+    location = local_or_allowed(settings.model, settings.allow_download)
+    if location is not None:
+        return location
     raise EmbedderUnavailable(
         f"embedding model {settings.model!r} is not a local directory and downloads are off "
         "(embedding.allow_download: false)"
@@ -76,9 +76,7 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, settings: EmbeddingSettings, threads: int = 0) -> None:
         location = resolve_model_location(settings)
-        if not settings.allow_download:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        keep_hub_offline(settings.allow_download)
         import torch
         from sentence_transformers import SentenceTransformer
         from sentence_transformers.sentence_transformer import modules as models

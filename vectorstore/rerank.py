@@ -11,12 +11,11 @@ cross-encoder/ms-marco-*).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Protocol
 
 from vectorstore.errors import RerankerUnavailable
+from vectorstore.model_source import keep_hub_offline, local_or_allowed
 from vectorstore.settings import RerankSettings
 
 __all__ = ["CrossEncoderReranker", "Reranker", "RerankerUnavailable", "build_reranker", "relevance"]
@@ -46,11 +45,9 @@ def resolve_reranker_location(settings: RerankSettings) -> str:
     """
     if settings.model is None:
         raise RerankerUnavailable("no reranker is configured (rerank.model is null)")
-    path = Path(settings.model).expanduser()
-    if path.is_dir():
-        return str(path)
-    if settings.allow_download:
-        return settings.model
+    location = local_or_allowed(settings.model, settings.allow_download)
+    if location is not None:
+        return location
     raise RerankerUnavailable(
         f"reranker {settings.model!r} is not a local directory and downloads are off "
         "(rerank.allow_download: false): copy a cross-encoder such as BAAI/bge-reranker-base into a "
@@ -69,9 +66,7 @@ class CrossEncoderReranker:
                 sequence classifier (a plain encoder would get a random head and rank at random).
         """
         location = resolve_reranker_location(settings)
-        if not settings.allow_download:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        keep_hub_offline(settings.allow_download)
         import torch
         from sentence_transformers import CrossEncoder
 

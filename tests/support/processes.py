@@ -33,13 +33,14 @@ def free_port() -> int:
 SHARED_ONNX = Path(tempfile.gettempdir()) / f"kb-server-tests-{os.getuid()}" / "onnx"
 
 
-def share_int8_build(data_dir: Path) -> None:
+def share_int8_build(data_dir: Path, onnx_dir: Path = SHARED_ONNX) -> None:
+    """Link the data dir's int8 build folder to `onnx_dir` (first link wins; the vector cache stays its own)."""
     link = data_dir / "cache" / "onnx"
     if link.exists() or link.is_symlink():
         return
-    SHARED_ONNX.mkdir(parents=True, exist_ok=True)
+    onnx_dir.mkdir(parents=True, exist_ok=True)
     link.parent.mkdir(parents=True, exist_ok=True)
-    link.symlink_to(SHARED_ONNX, target_is_directory=True)
+    link.symlink_to(onnx_dir.resolve(), target_is_directory=True)
 
 
 def base_env(data_dir: Path, redis_url: str | None = None, **extra: str) -> dict[str, str]:
