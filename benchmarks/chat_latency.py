@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from kb_server.ask_command import iter_sse
+from kb_server.cli.ask import iter_sse
 from tests.support.processes import SHARED_DATA
 from tests.support.stack import Stack
 

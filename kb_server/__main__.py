@@ -1,5 +1,5 @@
 import sys
 
-from kb_server.cli import main
+from kb_server.cli.main import main
 
 sys.exit(main())

@@ -23,7 +23,16 @@ from ingestion.settings import IngestionSettings
 from llm.settings import LLMSettings
 from vectorstore.settings import EmbeddingSettings, RerankSettings, VectorIndexSettings
 
-PROJECT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
+
+def _default_config_file() -> Path:
+    # An installed wheel carries configs/default.yaml inside the package (pyproject's package-dir
+    # maps it there); a source checkout reads the one at the top of the tree.
+    here = Path(__file__).resolve().parent
+    packaged = here / "configs" / "default.yaml"
+    return packaged if packaged.exists() else here.parent / "configs" / "default.yaml"
+
+
+PROJECT_CONFIG = _default_config_file()
 
 
 class WorkerSettings(BaseModel):

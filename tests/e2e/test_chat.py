@@ -13,7 +13,7 @@ import httpx
 import openai
 import pytest
 
-from kb_server.ask_command import iter_sse
+from kb_server.cli.ask import iter_sse
 from llm import NO_ANSWER
 from tests.support.client import KBClient
 from tests.support.processes import REPO, Proc, free_port, wait_http

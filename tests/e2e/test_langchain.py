@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kb_server.langchain_store import KBServerRetriever, KBVectorStore
+from kb_server.integrations.langchain_store import KBServerRetriever, KBVectorStore
 from kb_server.settings import load_settings
 from tests.support.client import KBClient
 from tests.support.stack import Stack

@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ingestion.log_context import IngestionContextFilter, ingestion_context
-from kb_server.logging_setup import JsonFormatter
+from kb_server.runtime.logging_setup import JsonFormatter
 from tests.support.client import KBClient
 from tests.support.postgres import temporary_database
 from tests.support.stack import Stack

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kb_server.redis_server import EmbeddedRedis
+from kb_server.runtime.redis_server import EmbeddedRedis
 from tests.support.client import KBClient
 from tests.support.inspect_data import chunk_report
 from tests.support.processes import REPO, Proc, base_env, descendants, free_port, pid_alive, wait_http

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kb_server.evaluation import is_relevant, rank_metrics
+from kb_server.services.evaluation import is_relevant, rank_metrics
 from tests.e2e.conftest import FAQ_KB
 from tests.support.client import KBClient
 from tests.support.inspect_data import chunk_report

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kb_server.eval_command import evaluate_mode, refusal_rate, run_eval
-from kb_server.evaluation import RankMetrics
+from kb_server.cli.eval import evaluate_mode, refusal_rate, run_eval
+from kb_server.services.evaluation import RankMetrics
 from tests.e2e.conftest import FAQ_KB
 from tests.support.client import KBClient
 from tests.support.processes import REPO

@@ -11,8 +11,8 @@ import pytest
 from ingestion.chunking import ChunkDraft, chunk_elements
 from ingestion.elements import Element
 from ingestion.settings import IngestionSettings
-from kb_server.chat_service import MIN_OVERLAP, _citation, join_chunks, neighbour_runs
 from kb_server.schemas import SearchHit
+from kb_server.services.chat import MIN_OVERLAP, _citation, join_chunks, neighbour_runs
 from vectorstore.ids import MAX_CHUNKS_PER_FILE, chunk_id
 
 pytestmark = pytest.mark.unit

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from kb_server.search_service import fusion_weights
+from kb_server.services.search import fusion_weights
 from kb_server.settings import SearchSettings
 
 pytestmark = pytest.mark.unit

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from kb_server.api_client import BUSY_ATTEMPTS, ApiClient, ServerError, Unreachable
-from kb_server.ingest_command import IngestOptions, run_ingest
-from kb_server.ingest_plan import PlanError, batches, collect, selected
+from kb_server.cli.api_client import BUSY_ATTEMPTS, ApiClient, ServerError, Unreachable
+from kb_server.cli.ingest import IngestOptions, run_ingest
+from kb_server.cli.ingest_plan import PlanError, batches, collect, selected
 
 pytestmark = pytest.mark.unit
 

@@ -16,9 +16,10 @@ import pytest
 
 from ingestion.catalog import repository
 from ingestion.pipeline import IngestionContext, ingest
-from kb_server import chat_service, search_service
-from kb_server.container import Services, build_services
 from kb_server.errors import InvalidInput
+from kb_server.runtime.container import Services, build_services
+from kb_server.services import chat as chat_service
+from kb_server.services import search as search_service
 from kb_server.settings import Settings
 from tests.vectorstore.bundled import bundled_embedder
 from tests.vectorstore.test_rerank import save_cross_encoder

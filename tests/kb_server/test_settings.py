@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from ingestion.settings import IngestionSettings
-from kb_server.cli import build_parser
+from kb_server.cli.main import build_parser
 from kb_server.settings import (
     PROJECT_CONFIG,
     ChatSettings,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from kb_server.doctor import Report, run_doctor
+from kb_server.cli.doctor import Report, run_doctor
 from kb_server.settings import load_settings
 from tests.support.inspect_data import chunk_report
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kb_server.app import create_app
+from kb_server.api.app import create_app
 from kb_server.settings import load_settings
 from tests.reliability.conftest import HostileStack
 from tests.reliability.figures import Figure, record

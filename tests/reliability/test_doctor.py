@@ -25,11 +25,11 @@ from ingestion.catalog.migrate import migrate
 from ingestion.pipeline import IngestionContext, ingest
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
-from kb_server import search_service
-from kb_server.container import build_services
-from kb_server.doctor import Report
-from kb_server.paths import DataPaths
-from kb_server.redis_server import EmbeddedRedis
+from kb_server.cli.doctor import Report
+from kb_server.runtime.container import build_services
+from kb_server.runtime.paths import DataPaths
+from kb_server.runtime.redis_server import EmbeddedRedis
+from kb_server.services import search as search_service
 from kb_server.settings import load_settings
 from tests.reliability.corpus import notes
 from tests.reliability.probe import doctor

@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from ingestion.broker import redis_client
-from kb_server.redis_server import discover_url
+from kb_server.runtime.redis_server import discover_url
 from tests.reliability.conftest import STALE_QUEUED_S
 from tests.reliability.corpus import notes
 from tests.reliability.figures import Figure, record

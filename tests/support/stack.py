@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kb_server.redis_server import EmbeddedRedis
+from kb_server.runtime.redis_server import EmbeddedRedis
 from tests.support.client import KBClient
 from tests.support.processes import REPO, Proc, base_env, free_port, wait_http
 

@@ -19,8 +19,8 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Browser, BrowserContext, Page, Request, sync_playwright
 
-from kb_server.error_handlers import install_error_handlers
-from kb_server.ui_router import mount_ui
+from kb_server.api.error_handlers import install_error_handlers
+from kb_server.api.routes.ui import mount_ui
 from tests.support.processes import REPO, free_port
 
 BROWSER_ARGS = [

@@ -17,7 +17,7 @@ import pytest
 
 from ingestion.chunking import chunk_elements
 from ingestion.parsing import parse_document
-from kb_server.evaluation import is_relevant, rank_metrics
+from kb_server.services.evaluation import is_relevant, rank_metrics
 from vectorstore import Embedder, EmbedderUnavailable, EmbeddingSettings, build_embedder, onnx_build
 from vectorstore.embedders import resolve_model_location
 from vectorstore.model_spec import model_spec

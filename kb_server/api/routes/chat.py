@@ -1,0 +1,55 @@
+"""RAG chat over a knowledge base."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from starlette.responses import Response
+
+from kb_server.api.deps import ChatDep, ServicesDep
+from kb_server.api.sse import in_threads, sse_event
+from kb_server.schemas import ChatRequest, ChatResponse, ErrorBody
+from kb_server.services import chat as chat_service
+from llm import LLMError
+
+router = APIRouter(tags=["chat"])
+_errors: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 503: {"model": ErrorBody}}
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+@router.post("/api/chat", response_model=ChatResponse, responses=_errors)
+def chat(body: ChatRequest, services: ServicesDep, engine: ChatDep) -> Response | ChatResponse:
+    """Answer `question` from the knowledge base `kb`, citing passages as `[n]`.
+
+    When no passage scores at least `score_threshold` (default `chat.score_threshold`), the answer
+    is the fixed "no answer in the knowledge base" sentence with `refused: true`, and no model runs.
+    With `stream: true` the answer comes as Server-Sent Events: `citations`, then `token` events
+    (`{"delta"}`), then `done` (`{"answer", "citations", "refused"}`), or `error` (`{"code", "detail"}`).
+    """
+    history = [t.model_dump() for t in body.history]
+    prepared = chat_service.prepare(services, body.kb, body.question, history, body.top_k, body.score_threshold)
+    if body.stream:
+        stream = chat_service.TokenStream(engine, prepared)
+        return StreamingResponse(in_threads(_frames(stream)), media_type="text/event-stream", headers=SSE_HEADERS)
+    answer = chat_service.answer(services, engine, prepared)
+    return ChatResponse(answer=answer.text, citations=answer.citations, refused=answer.refused)
+
+
+def _frames(stream: chat_service.TokenStream) -> Iterator[str]:
+    citations = chat_service.citations_payload(stream.prepared.citations)
+    parts: list[str] = []
+    try:
+        yield sse_event("citations", {"citations": citations})
+        for delta in stream:
+            parts.append(delta)
+            yield sse_event("token", {"delta": delta})
+        done = {"answer": "".join(parts).strip(), "citations": citations, "refused": stream.prepared.refused}
+        yield sse_event("done", done)
+    except LLMError as exc:
+        yield sse_event("error", {"code": "llm_error", "detail": str(exc)})
+    finally:
+        stream.close()

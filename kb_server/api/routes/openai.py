@@ -1,0 +1,114 @@
+"""An OpenAI-compatible face: every knowledge base is a "model", so any OpenAI client can ask it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from kb_server.api.deps import ChatDep, ServicesDep
+from kb_server.api.sse import in_threads, sse_event
+from kb_server.errors import InvalidInput
+from kb_server.schemas import ErrorBody
+from kb_server.services import chat as chat_service
+from kb_server.services import kbs as kb_service
+from llm import LLMError
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+_errors: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 503: {"model": ErrorBody}}
+
+
+class OpenAIMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class OpenAIChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(description="the knowledge base to ask")
+    messages: list[OpenAIMessage] = Field(min_length=1)
+    stream: bool = False
+
+
+@router.get("/models")
+def list_models(services: ServicesDep) -> dict[str, Any]:
+    """Knowledge bases, listed as OpenAI models."""
+    return {
+        "object": "list",
+        "data": [
+            {"id": kb.name, "object": "model", "created": int(kb.created_at.timestamp()), "owned_by": "kb-server"}
+            for kb, _, _ in kb_service.list_kbs(services)
+        ],
+    }
+
+
+@router.post("/chat/completions", response_model=None, responses=_errors)
+def chat_completions(body: OpenAIChatRequest, services: ServicesDep, engine: ChatDep) -> Response | dict[str, Any]:
+    """RAG chat in OpenAI's chat-completions shape; `model` names the knowledge base. The cited
+    passages come in an extra `citations` field (in the last chunk when streaming)."""
+    turns = [m for m in body.messages if m.role in ("user", "assistant")]
+    if not turns or turns[-1].role != "user" or not turns[-1].text().strip():
+        raise InvalidInput("the last message must be a non-empty user message", code="invalid_messages")
+    question = turns[-1].text()
+    history = [{"role": m.role, "content": m.text()} for m in turns[:-1]]
+    prepared = chat_service.prepare(services, body.model, question[:4000], history, None, None)
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    if body.stream:
+        stream = chat_service.TokenStream(engine, prepared)
+        frames = _chunks(stream, completion_id, created, body.model)
+        return StreamingResponse(
+            in_threads(frames), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
+    answer = chat_service.answer(services, engine, prepared)
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": body.model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text}, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": answer.prompt_tokens,
+            "completion_tokens": answer.completion_tokens,
+            "total_tokens": answer.prompt_tokens + answer.completion_tokens,
+        },
+        "citations": chat_service.citations_payload(answer.citations),
+        "refused": answer.refused,
+    }
+
+
+def _chunks(stream: chat_service.TokenStream, completion_id: str, created: int, model: str) -> Iterator[str]:
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        body = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
+        return sse_event(None, body)
+
+    try:
+        yield chunk({"role": "assistant", "content": ""})
+        for delta in stream:
+            yield chunk({"content": delta})
+        citations = chat_service.citations_payload(stream.prepared.citations)
+        yield chunk({}, "stop", citations=citations, refused=stream.prepared.refused)
+    except LLMError as exc:
+        yield sse_event(None, {"error": {"message": str(exc), "type": "llm_error", "code": "llm_error"}})
+    finally:
+        stream.close()
+    yield sse_event(None, "[DONE]")

@@ -1,0 +1,400 @@
+"""`kb-server doctor`: check that the catalog, the segments, the uploads and Redis agree.
+
+What is checked, and what `--repair` does about it:
+- `PRAGMA integrity_check` of the SQLite catalog (not repairable here: restore a backup);
+- each `done` file has a vector and a keyword segment with exactly its chunk ids (else re-ingest);
+- no segment of a file that is gone, or that failed with other ids (delete). Segments of queued or
+  processing files are left alone: a worker may be writing them, and search ignores them anyway;
+- no chunk rows of missing files (delete); no bytes no file refers to, older than ten minutes,
+  so an upload being registered is safe (delete); no waiting file whose bytes are gone (fail it
+  as `upload_missing`, what its ingestion would end in); no temp file over an hour old (delete);
+- no stuck job: processing under an expired lease, queued but never sent, queued while the
+  broker's queue is empty (as the API's sweeper: requeue, send if the broker answers, or fail as
+  `parse_crash` after `ingestion.max_attempts` runs);
+- Redis (`KB_REDIS_URL`, or the embedded one named in `<data>/redis/url`) answers (a stale `url`
+  file left by a killed `kb-server up` is removed; a configured Redis is not ours to repair).
+Findings are checked again against the catalog before they are reported or repaired: it can run live.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, inspect, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from ingestion.broker import queue_depth, redis_client
+from ingestion.catalog import jobs, repository
+from ingestion.catalog.database import Database
+from ingestion.catalog.models import Chunk, File, FileStatus, KnowledgeBase
+from ingestion.celery_app import create_celery
+from ingestion.queueing import send_ingest
+from ingestion.uploads import UploadStore
+from kb_server.runtime.paths import DataPaths
+from kb_server.runtime.redis_server import discover_url
+from kb_server.settings import Settings
+from vectorstore import SegmentCorrupt, SegmentStore
+from vectorstore.ids import file_of
+from vectorstore.keyword_index import KeywordSegmentStore
+
+TEMP_MAX_AGE_S = 3600
+# Staged uploads, parser and OCR folders, library temp files; caches kept there (jieba's) are not ours.
+TEMP_PATTERNS = ("upload-*", "kb-*", "tmp*", "pymp-*")
+ORPHAN_UPLOAD_GRACE_S = 600
+UNSENT_GRACE_S = 60
+_UNREADABLE = (SegmentCorrupt, OSError, ValueError, KeyError, TypeError)
+
+
+@dataclass
+class Finding:
+    check: str
+    detail: str
+    fix: Callable[[], str] | None = None
+    repaired: str | None = None
+    repair_error: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        if self.repaired or self.repair_error:
+            return f" -> repaired: {self.repaired}" if self.repaired else f" -> repair failed: {self.repair_error}"
+        return "" if self.fix else " (not repairable here)"
+
+
+@dataclass
+class Report:
+    data_dir: Path
+    findings: list[Finding] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def consistent(self) -> bool:
+        return all(f.repaired is not None for f in self.findings)
+
+    def as_dict(self) -> dict[str, Any]:
+        findings = [
+            {k: v for k, v in vars(f).items() if k != "fix"} | {"repairable": bool(f.fix)} for f in self.findings
+        ]
+        return {**vars(self), "data_dir": str(self.data_dir), "consistent": self.consistent, "findings": findings}
+
+
+class Doctor:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.paths = DataPaths(settings.data_dir)
+        self.report = Report(self.paths.root)
+        self._db: Database | None = None
+        self.segments = SegmentStore(self.paths.kbs)
+        self.keywords = KeywordSegmentStore(self.paths.kbs)
+        self.uploads = UploadStore(self.paths.uploads, self.paths.tmp)
+        self.broker_url: str | None = None
+        self._files: dict[int, File] = {}
+        self._chunk_ids: dict[int, set[int]] = {}
+
+    @property
+    def db(self) -> Database:
+        assert self._db is not None
+        return self._db
+
+    def _find(self, check: str, detail: str, fix: Callable[[], str] | None = None) -> None:
+        self.report.findings.append(Finding(check, detail, fix))
+
+    def diagnose(self) -> Report:
+        if not self.paths.root.is_dir():
+            self._find("data_dir", f"{self.paths.root} does not exist or is not a folder")
+            return self.report
+        self._check_redis()
+        if self._open_database():
+            self._load_catalog()
+            self._check_done_files()
+            self._check_segment_folders()
+            self._check_orphan_chunks()
+            self._check_uploads()
+            self._check_stuck_jobs()
+        self._check_temp_files(p for pattern in TEMP_PATTERNS for p in self.paths.tmp.glob(pattern))
+        return self.report
+
+    def repair(self) -> Report:
+        for finding in self.report.findings:
+            if finding.fix is not None:
+                try:
+                    finding.repaired = finding.fix()
+                except Exception as exc:
+                    finding.repair_error = f"{type(exc).__name__}: {exc}"[:500]
+        return self.report
+
+    def _open_database(self) -> bool:
+        if not self.settings.database_url and not self.paths.database.exists():
+            if self.uploads.all_shas() or any(self.paths.kbs.glob("*/segments/*.faiss")):
+                self._find("database", f"{self.paths.database} is missing but the data dir holds uploads or segments")
+            else:
+                self.report.notes.append("no catalog yet: nothing was ever uploaded to this data dir")
+            return False
+        self._db = Database(self.settings.database_url or self.paths.database_url())
+        try:
+            with self.db.read_engine.connect() as conn:
+                if self.db.is_sqlite:
+                    result = [str(r[0]) for r in conn.exec_driver_sql("PRAGMA integrity_check").all()]
+                    if result != ["ok"]:
+                        self._find("database", "PRAGMA integrity_check: " + "; ".join(result[:10]))
+                        return False
+                missing = {"knowledge_bases", "files", "chunks"} - set(inspect(conn).get_table_names())
+        except SQLAlchemyError as exc:
+            self._find("database", f"the catalog cannot be read: {type(exc).__name__}: {exc}"[:500])
+            return False
+        if missing:
+            self._find("database", f"the catalog has no table {', '.join(sorted(missing))}")
+        return not missing
+
+    def _load_catalog(self) -> None:
+        with self.db.read() as s:
+            self._files = {f.id: f for f in s.scalars(select(File))}
+            chunk_rows = s.execute(select(Chunk.file_id, Chunk.id)).all()
+            kbs = len(s.scalars(select(KnowledgeBase.id)).all())
+        for file_id, chunk in chunk_rows:
+            self._chunk_ids.setdefault(file_id, set()).add(chunk)
+        statuses = [f.status for f in self._files.values()]
+        self.report.counts.update(knowledge_bases=kbs, files=len(statuses), chunks=len(chunk_rows))
+        self.report.counts.update({s: statuses.count(s) for s in sorted(set(statuses))})
+
+    def _fresh(self, file_id: int) -> File | None:
+        """The file as it is now: it may have been created or re-ingested since the snapshot."""
+        with self.db.read() as s:
+            return s.get(File, file_id)
+
+    def _unchanged(self, row: File) -> bool:
+        now = self._fresh(row.id)
+        return now is not None and (now.status, now.generation) == (row.status, row.generation)
+
+    def _segment_ids(self, kind: str, kb_id: int, file_id: int) -> list[int]:
+        """Raises: FileNotFoundError, or one of _UNREADABLE."""
+        if kind == "vector":
+            if not self.segments.path(kb_id, file_id).exists():
+                raise FileNotFoundError(file_id)
+            return [int(i) for i in self.segments.read(kb_id, file_id).ids]
+        data = json.loads(self.keywords.path(kb_id, file_id).read_text(encoding="utf-8"))
+        return [int(i) for i in data["ids"]]
+
+    def _check_done_files(self) -> None:
+        for row in [f for f in self._files.values() if f.status == FileStatus.DONE]:
+            expected = self._chunk_ids.get(row.id, set())
+            problems = (
+                [] if len(expected) == row.chunks else [f"{len(expected)} chunk rows, the file says {row.chunks}"]
+            )
+            if any(file_of(c) != row.id for c in expected):
+                problems.append("chunk rows with ids outside the file's id range")
+            for kind in ("vector", "keyword"):
+                try:
+                    problems += _compare(f"{kind} segment", self._segment_ids(kind, row.kb_id, row.id), expected)
+                except FileNotFoundError:
+                    problems.append(f"{kind} segment missing")
+                except _UNREADABLE:
+                    problems.append(f"{kind} segment unreadable")
+            if problems and self._unchanged(row):
+                detail = f"file {row.id} {row.name!r} (kb {row.kb_id}, done): " + "; ".join(problems)
+                self._find("segment", detail, partial(self._reingest, row))
+
+    def _check_segment_folders(self) -> None:
+        seen = 0
+        for kb_dir in sorted(p for p in self.paths.kbs.glob("*") if p.is_dir()):
+            for kind, pattern in (("vector", "segments/*.faiss"), ("keyword", "keywords/*.json")):
+                for path in sorted(kb_dir.glob(pattern)):
+                    seen += 1
+                    reason = self._orphan_reason(kb_dir.name, path, kind)
+                    if reason:
+                        self._find("orphan_segment", f"{path}: {reason}", partial(self._delete_orphan, path))
+            self._check_temp_files([*kb_dir.glob("segments/.*.tmp"), *kb_dir.glob("keywords/.*.tmp")])
+        self.report.counts["segment_files"] = seen
+
+    def _orphan_reason(self, kb_dir: str, path: Path, kind: str) -> str | None:
+        if not (kb_dir.isdigit() and path.stem.isdigit()):
+            return "not a segment name kb-server writes"
+        row = self._files.get(int(path.stem)) or self._fresh(int(path.stem))
+        if row is None or row.kb_id != int(kb_dir):
+            return f"file {path.stem} does not exist in knowledge base {kb_dir}"
+        if row.status != FileStatus.FAILED:
+            return None  # done: checked above; queued or processing: a worker may own it
+        try:
+            ids = self._segment_ids(kind, row.kb_id, row.id)
+        except _UNREADABLE:
+            return f"unreadable segment of failed file {row.id}"
+        if _compare(kind, ids, self._chunk_ids.get(row.id, set())) and self._unchanged(row):
+            return f"file {row.id} failed and the segment's ids are not its chunk rows"
+        return None
+
+    def _check_orphan_chunks(self) -> None:
+        stray = sorted(set(self._chunk_ids) - set(self._files))
+        if stray:
+            self._find("orphan_chunks", f"chunk rows of missing files {stray[:9]}", partial(self._delete_chunks, stray))
+
+    def _check_uploads(self) -> None:
+        referenced = {f.sha256 for f in self._files.values()}
+        stored = self.uploads.all_shas()
+        self.report.counts["uploads"] = len(stored)
+        cutoff = time.time() - ORPHAN_UPLOAD_GRACE_S
+        for sha in stored:
+            path = self.uploads.path(sha)
+            if sha not in referenced and _mtime(path) < cutoff:
+                self._find("orphan_upload", f"{path}: no file refers to these bytes", partial(self._delete_blob, sha))
+        present = set(stored)
+        for row in self._files.values():
+            if row.status in (FileStatus.QUEUED, FileStatus.PROCESSING) and row.sha256 not in present:
+                detail = f"file {row.id} {row.name!r} is {row.status} but its bytes ({row.sha256[:12]}…) are gone"
+                reason = "the uploaded bytes are missing from the data dir"
+                self._find("missing_upload", detail, partial(self._fail, row, "upload_missing", reason))
+
+    def _check_temp_files(self, paths: Iterable[Path]) -> None:
+        cutoff = time.time() - TEMP_MAX_AGE_S
+        for path in paths:
+            if max(map(_mtime, [path, *path.rglob("*")])) < cutoff:  # a folder: the newest thing in it
+                self._find("temp_file", f"{path}: left over for more than an hour", partial(_unlink, path))
+
+    def _check_stuck_jobs(self) -> None:
+        now = datetime.now(UTC)
+        ingestion = self.settings.ingestion
+        try:
+            empty_queue = bool(self.broker_url) and queue_depth(str(self.broker_url), ingestion.queue_name) == 0
+        except Exception:
+            empty_queue = False
+        for row in self._files.values():
+            age = (now - row.updated_at.replace(tzinfo=row.updated_at.tzinfo or UTC)).total_seconds()
+            lease = row.lease_expires_at and row.lease_expires_at.replace(tzinfo=row.lease_expires_at.tzinfo or UTC)
+            if row.status == FileStatus.PROCESSING and lease and lease < now:
+                why = f"processing, but its lease expired at {lease:%Y-%m-%d %H:%M:%S} UTC"
+            elif row.status == FileStatus.QUEUED and not row.enqueued and age > UNSENT_GRACE_S:
+                why = "queued but never sent to the broker"
+            elif row.status == FileStatus.QUEUED and empty_queue and age > ingestion.stale_queued_s:
+                why = "queued, but the broker's queue is empty (the message was lost)"
+            else:
+                continue
+            detail = f"file {row.id} {row.name!r} (attempts {row.attempts}): {why}"
+            self._find("stuck_job", detail, partial(self._unstick, row))
+
+    def _check_redis(self) -> None:
+        url = self.settings.redis_url or discover_url(self.paths.redis)
+        if url is None:
+            self.report.notes.append("no Redis: KB_REDIS_URL is unset and no kb-server up runs on this data dir")
+            return
+        try:
+            with closing(redis_client(url, timeout_s=2.0)) as client:
+                client.ping()
+        except Exception as exc:
+            if self.settings.redis_url:
+                self._find("redis", f"Redis at {url} does not answer: {exc}")
+            else:
+                detail = f"{self.paths.redis_url_file} names {url}, which does not answer (was kb-server up killed?)"
+                self._find("redis", detail, self._remove_stale_url)
+            return
+        self.broker_url = url
+        self.report.notes.append(f"Redis answers at {url}")
+
+    def _send(self, row: File, task_id: str) -> str:
+        if self.broker_url:
+            app = create_celery(self.broker_url, self.settings.ingestion)
+            try:
+                if send_ingest(app, self.db, row.id, task_id):
+                    return "sent to the worker"
+            finally:
+                app.close()
+        return "the API's recovery loop will send it"
+
+    def _reingest(self, row: File) -> str:
+        task_id = uuid.uuid4().hex
+        repository.reset_for_reingest(self.db, row.kb_id, row.id, task_id)
+        return f"queued for re-ingestion; {self._send(row, task_id)}"
+
+    def _unstick(self, row: File) -> str:
+        if row.status == FileStatus.PROCESSING and row.attempts >= self.settings.ingestion.max_attempts:
+            return self._fail(row, "parse_crash", f"the worker died {row.attempts} times while processing this file")
+        jobs.requeue(self.db, row.id)
+        return f"requeued; {self._send(row, row.task_id)}" if row.task_id else self._reingest(row)
+
+    def _fail(self, row: File, code: str, reason: str) -> str:
+        jobs.fail(self.db, row.id, None, code, reason)
+        return f"marked failed ({code})"
+
+    def _delete_orphan(self, path: Path) -> str:
+        row = self._fresh(int(path.stem)) if path.stem.isdigit() else None
+        if row is not None and path.parent.parent.name == str(row.kb_id) and row.status != FileStatus.FAILED:
+            return "kept: its file is being ingested now"
+        return _unlink(path)
+
+    def _delete_blob(self, sha: str) -> str:
+        if repository.sha_in_use(self.db, sha):  # registered since it was checked
+            return "kept: a file refers to it now"
+        self.uploads.delete(sha)
+        return "deleted"
+
+    def _delete_chunks(self, file_ids: list[int]) -> str:
+        with self.db.write() as s:
+            s.execute(delete(Chunk).where(Chunk.file_id.in_(file_ids), Chunk.file_id.not_in(select(File.id))))
+        return "deleted"
+
+    def _remove_stale_url(self) -> str:
+        url = discover_url(self.paths.redis) or ""
+        socket = Path(url.removeprefix("redis+socket://").split("?", 1)[0])
+        if url.startswith("redis+socket://") and socket.exists():
+            raise RuntimeError(f"{socket} still exists: is a Redis starting there?")
+        self.paths.redis_url_file.unlink(missing_ok=True)
+        return "removed the stale url file"
+
+
+def _compare(what: str, ids: list[int], expected: set[int]) -> list[str]:
+    found = set(ids)
+    problems = [f"{what} holds {len(ids) - len(found)} duplicate id(s)"] if len(found) != len(ids) else []
+    if found != expected:
+        extra, missing = len(found - expected), len(expected - found)
+        problems.append(
+            f"{what} has {len(found)} ids for {len(expected)} chunk rows ({extra} extra, {missing} missing)"
+        )
+    return problems
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return time.time()
+
+
+def _unlink(path: Path) -> str:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    path.unlink(missing_ok=True)
+    return "deleted"
+
+
+def run_doctor(settings: Settings, *, repair: bool = False) -> Report:
+    """Check the data dir (and repair what can be repaired); the report lists every finding."""
+    doctor = Doctor(settings)
+    try:
+        doctor.diagnose()
+        return doctor.repair() if repair else doctor.report
+    finally:
+        if doctor._db is not None:
+            doctor._db.dispose()
+
+
+def doctor_main(settings: Settings, *, repair: bool, as_json: bool) -> int:
+    """Print the report; exit code 0 when consistent (or everything found was repaired), 1 otherwise."""
+    report = run_doctor(settings, repair=repair)
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2), flush=True)
+        return 0 if report.consistent else 1
+    lines = [f"kb-server doctor: {report.data_dir}"] + [f"  {note}" for note in report.notes]
+    lines += ["  " + ", ".join(f"{k} {v}" for k, v in report.counts.items())] if report.counts else []
+    lines += [f"  [{f.check}] {f.detail}{f.outcome}" for f in report.findings]
+    left = sum(f.repaired is None for f in report.findings)
+    lines.append(f"{len(report.findings)} problem(s), {left} left" if report.findings else "consistent")
+    print("\n".join(lines), flush=True)
+    return 0 if report.consistent else 1

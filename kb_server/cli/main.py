@@ -1,0 +1,178 @@
+"""The `kb-server` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from kb_server.cli.operator_commands import OPERATOR_COMMANDS, add_operator_commands, run_operator_command
+from kb_server.runtime.logging_setup import setup_logging
+from kb_server.settings import Settings, WorkerSettings, load_settings
+
+
+def _common(parser: argparse.ArgumentParser, *, listen: bool) -> None:
+    parser.add_argument("--data-dir", type=Path, help="where all data lives (env KB_DATA_DIR; default ./data)")
+    parser.add_argument(
+        "--config", type=Path, help="a YAML config file layered over configs/default.yaml (env KB_CONFIG)"
+    )
+    if listen:
+        parser.add_argument("--host", help="address to bind (env KB_HOST; default 127.0.0.1)")
+        parser.add_argument("--port", type=int, help="port to listen on (env KB_PORT; default 8077)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kb-server",
+        description="A local, private knowledge-base server: upload files, search them, ask questions.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    up = commands.add_parser("up", help="start everything: embedded Redis (unless KB_REDIS_URL), worker, API")
+    _common(up, listen=True)
+    api = commands.add_parser("api", help="start only the HTTP API (needs a Redis: KB_REDIS_URL or a running `up`)")
+    _common(api, listen=True)
+    worker = commands.add_parser("worker", help="start only an ingestion worker")
+    _common(worker, listen=False)
+    worker.add_argument(
+        "--concurrency",
+        type=int,
+        help=f"worker pool processes (env KB_WORKER__CONCURRENCY; default {WorkerSettings().concurrency})",
+    )
+    ask = commands.add_parser("ask", help="ask a running server a question; the answer streams, then its sources")
+    _common(ask, listen=True)
+    ask.add_argument("--kb", required=True, help="the knowledge base to ask")
+    ask.add_argument("--url", help="the server's base URL (default http://HOST:PORT from the settings)")
+    ask.add_argument("--top-k", type=int, help="passages to retrieve")
+    ask.add_argument("question")
+    ev = commands.add_parser("eval", help="measure retrieval (hit@k, MRR, nDCG) against a QA file, per mode")
+    _common(ev, listen=True)
+    ev.add_argument("--kb", required=True)
+    ev.add_argument("--qa", type=Path, required=True, help='JSON lines of {"question", "answer"}')
+    ev.add_argument("--mode", default="all", choices=["dense", "keyword", "hybrid", "all"])
+    ev.add_argument("--tokenizer", choices=["auto", "simple"], help="keyword tokenizer to evaluate")
+    ev.add_argument("--misses", type=Path, help="write the questions missed at rank 1 to this CSV")
+    ev.add_argument("--negatives", type=Path, help='JSON lines of {"question"} the KB cannot answer')
+    ev.add_argument("--threshold", type=float, help="refusal threshold (default chat.score_threshold)")
+    ev.add_argument("--url", help="the server's base URL (default http://HOST:PORT from the settings)")
+    add_operator_commands(commands, _common)
+    doctor = commands.add_parser("doctor", help="check that the catalog, segments, uploads and Redis agree")
+    _common(doctor, listen=False)
+    doctor.add_argument("--repair", action="store_true", help="fix what can be fixed; exit 0 if everything was")
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser
+
+
+def _load(args: argparse.Namespace) -> Settings:
+    overrides = {"data_dir": args.data_dir, "host": getattr(args, "host", None), "port": getattr(args, "port", None)}
+    settings = load_settings(args.config, **overrides)
+    if getattr(args, "concurrency", None):
+        settings.worker.concurrency = args.concurrency
+    return settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _load(args)
+    except (ValidationError, FileNotFoundError) as exc:
+        print(f"kb-server: invalid configuration:\n{exc}", file=sys.stderr)
+        return 2
+    if args.command in ("ask", "eval", "doctor", *OPERATOR_COMMANDS):
+        settings.log_level = "WARNING"
+    setup_logging(settings.log_level, settings.log_format)
+    if args.command == "up":
+        from kb_server.runtime.supervisor import run_up
+
+        return run_up(settings, args.config)
+    if args.command == "api":
+        return _run_api(settings)
+    if args.command == "worker":
+        return _run_worker(settings)
+    if args.command == "ask":
+        from kb_server.cli.ask import ask
+
+        return ask(args.url or _local_url(settings), args.kb, args.question, args.top_k)
+    if args.command == "eval":
+        from kb_server.cli.eval import run_eval
+
+        modes = ["dense", "keyword", "hybrid"] if args.mode == "all" else [args.mode]
+        threshold = settings.chat.score_threshold if args.threshold is None else args.threshold
+        return run_eval(
+            args.url or _local_url(settings),
+            args.kb,
+            args.qa,
+            modes,
+            args.tokenizer,
+            args.misses,
+            args.negatives,
+            threshold,
+        )
+    if args.command == "doctor":
+        from kb_server.cli.doctor import doctor_main
+
+        return doctor_main(settings, repair=args.repair, as_json=args.json)
+    if args.command in OPERATOR_COMMANDS:
+        api_key = settings.api_key.get_secret_value() if settings.api_key else None
+        return run_operator_command(args, args.url or _local_url(settings), api_key)
+    return 2
+
+
+def _local_url(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
+
+
+def _run_api(settings: Settings) -> int:
+    import uvicorn
+
+    from kb_server.api.app import create_app
+    from kb_server.runtime.container import BrokerNotConfigured, build_services
+
+    # Parsers and caches write temp files: keep them inside the data dir, never in a shared /tmp.
+    tmp = settings.data_dir / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    os.environ["TMPDIR"] = str(tmp)
+    tempfile.tempdir = str(tmp)
+    from vectorstore import VectorStoreError
+
+    try:
+        services = build_services(settings)
+    except (BrokerNotConfigured, VectorStoreError) as exc:  # no broker; a model that cannot be loaded
+        print(f"kb-server: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        uvicorn.run(
+            create_app(settings, services),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            timeout_graceful_shutdown=5,
+        )
+    finally:
+        services.close()
+    return 0
+
+
+def _run_worker(settings: Settings) -> int:
+    from kb_server.runtime.container import BrokerNotConfigured, resolve_broker_url, worker_config
+    from kb_server.runtime.paths import DataPaths
+
+    paths = DataPaths(settings.data_dir)
+    paths.ensure()
+    try:
+        broker_url = resolve_broker_url(settings, paths)
+    except BrokerNotConfigured as exc:
+        print(f"kb-server: {exc}", file=sys.stderr)
+        return 2
+    from ingestion.worker import run_worker
+
+    run_worker(worker_config(settings, broker_url))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

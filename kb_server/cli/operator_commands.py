@@ -1,0 +1,96 @@
+"""The operator commands of `kb-server`, clients of a running server: `ingest`, `kb`, `files`."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+OPERATOR_COMMANDS = ("ingest", "kb", "files")
+URL_HELP = "the server's base URL (default http://HOST:PORT from the settings)"
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def add_operator_commands(commands: Any, common: Callable[..., None]) -> None:
+    """Add the subcommands to `commands` (argparse subparsers); `common` adds the settings options."""
+
+    def client_parser(parent: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = parent.add_parser(name, help=help_text, description=help_text)
+        common(parser, listen=True)
+        parser.add_argument("--url", help=URL_HELP)
+        parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        return parser
+
+    ingest = client_parser(
+        commands, "ingest", "upload files and directories to a running server and follow them until ingested"
+    )
+    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files, or directories to walk")
+    ingest.add_argument("--kb", required=True, help="the knowledge base to add them to")
+    ingest.add_argument("-r", "--recursive", action="store_true", help="walk subdirectories too")
+    ingest.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="only files whose path relative to the directory given matches (fnmatch; repeatable)",
+    )
+    ingest.add_argument(
+        "--exclude", action="append", default=[], metavar="GLOB", help="skip files whose relative path matches"
+    )
+    ingest.add_argument("--create", action="store_true", help="create the knowledge base if it does not exist")
+    ingest.add_argument("--batch", type=_positive, default=20, metavar="N", help="files per upload request (20)")
+
+    kb = commands.add_parser("kb", help="list, create or delete the knowledge bases of a running server")
+    kb_actions = kb.add_subparsers(dest="action", required=True, metavar="ACTION")
+    client_parser(kb_actions, "ls", "list the knowledge bases with their file and chunk counts")
+    create = client_parser(kb_actions, "create", "create a knowledge base")
+    create.add_argument("name")
+    create.add_argument("--description", default="")
+    rm = client_parser(kb_actions, "rm", "delete a knowledge base with all its files, chunks and vectors")
+    rm.add_argument("name")
+    rm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+
+    files = commands.add_parser("files", help="the files of a knowledge base on a running server")
+    files_actions = files.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ls = client_parser(files_actions, "ls", "list a knowledge base's files with their ingestion status")
+    ls.add_argument("--kb", required=True)
+    ls.add_argument("--status", choices=["queued", "processing", "done", "failed"], help="only files in this status")
+
+
+def run_operator_command(args: argparse.Namespace, base_url: str, api_key: str | None) -> int:
+    from kb_server.cli import admin_commands
+    from kb_server.cli.api_client import ApiClient
+
+    with ApiClient(base_url, api_key) as client:
+        if args.command == "ingest":
+            from kb_server.cli.ingest import IngestOptions, run_ingest
+
+            options = IngestOptions(
+                kb=args.kb,
+                paths=args.paths,
+                recursive=args.recursive,
+                include=args.include,
+                exclude=args.exclude,
+                create=args.create,
+                batch=args.batch,
+                as_json=args.json,
+            )
+            return run_ingest(client, options)
+        if args.command == "kb" and args.action == "ls":
+            return admin_commands.guarded(lambda: admin_commands.list_kbs(client, args.json))
+        if args.command == "kb" and args.action == "create":
+            return admin_commands.guarded(
+                lambda: admin_commands.create_kb(client, args.name, args.description, args.json)
+            )
+        if args.command == "kb" and args.action == "rm":
+            return admin_commands.guarded(lambda: admin_commands.delete_kb(client, args.name, args.yes, args.json))
+        if args.command == "files" and args.action == "ls":
+            return admin_commands.guarded(lambda: admin_commands.list_files(client, args.kb, args.status, args.json))
+    return 2

@@ -1,0 +1,108 @@
+"""The long-lived objects of one API process, built once at start-up."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from celery import Celery
+
+from ingestion.catalog.database import Database
+from ingestion.catalog.migrate import migrate
+from ingestion.celery_app import create_celery
+from ingestion.uploads import UploadStore
+from ingestion.worker import WorkerConfig
+from kb_server.runtime.paths import DataPaths
+from kb_server.runtime.redis_server import discover_url
+from kb_server.settings import Settings
+from vectorstore import Embedder, KBIndexRegistry, SegmentStore, build_embedder
+from vectorstore.keyword_blocks import BlockKeywordIndex
+from vectorstore.keyword_index import KeywordSegmentStore
+from vectorstore.rerank import Reranker, build_reranker
+
+
+class BrokerNotConfigured(RuntimeError):
+    pass
+
+
+def resolve_broker_url(settings: Settings, paths: DataPaths) -> str:
+    """The configured Redis, or the embedded one a running `kb-server up` announced.
+
+    Raises:
+        BrokerNotConfigured: neither exists.
+    """
+    if settings.redis_url:
+        return settings.redis_url
+    url = discover_url(paths.redis)
+    if url is None:
+        raise BrokerNotConfigured(
+            f"no Redis: set KB_REDIS_URL, or start `kb-server up --data-dir {paths.root}` which runs an embedded one"
+        )
+    return url
+
+
+def database_url(settings: Settings, paths: DataPaths) -> str:
+    return settings.database_url or paths.database_url()
+
+
+def worker_config(settings: Settings, broker_url: str) -> WorkerConfig:
+    paths = DataPaths(settings.data_dir)
+    return WorkerConfig(
+        broker_url=broker_url,
+        database_url=database_url(settings, paths),
+        uploads_dir=paths.uploads,
+        tmp_dir=paths.tmp,
+        segments_dir=paths.kbs,
+        cache_dir=paths.cache,
+        embedding=settings.embedding,
+        ingestion=settings.ingestion,
+        concurrency=settings.worker.concurrency,
+        nice=settings.worker.nice,
+        log_level=settings.log_level,
+    )
+
+
+@dataclass
+class Services:
+    settings: Settings
+    paths: DataPaths
+    db: Database
+    uploads: UploadStore
+    segments: SegmentStore
+    indexes: KBIndexRegistry
+    embedder: Embedder
+    celery: Celery
+    broker_url: str
+    keywords: KeywordSegmentStore
+    reranker: Reranker | None = None
+    keyword_indexes: dict[tuple[int, str], BlockKeywordIndex] = field(default_factory=dict)
+    embed_lock: threading.Lock = field(default_factory=threading.Lock)
+    blob_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def close(self) -> None:
+        self.db.dispose()
+        self.celery.close()
+
+
+def build_services(settings: Settings, embedder: Embedder | None = None) -> Services:
+    """Create the data dir, the catalog tables, the embedder and reranker (loads models) and the Celery client."""
+    paths = DataPaths(settings.data_dir)
+    paths.ensure()
+    broker_url = resolve_broker_url(settings, paths)
+    db = Database(database_url(settings, paths))
+    migrate(db)
+    embedder = embedder or build_embedder(settings.embedding, cache_dir=paths.cache)
+    segments = SegmentStore(paths.kbs)
+    return Services(
+        settings=settings,
+        paths=paths,
+        db=db,
+        uploads=UploadStore(paths.uploads, paths.tmp),
+        segments=segments,
+        indexes=KBIndexRegistry(segments, embedder.dim, settings.vector_index),
+        embedder=embedder,
+        celery=create_celery(broker_url, settings.ingestion),
+        broker_url=broker_url,
+        keywords=KeywordSegmentStore(paths.kbs),
+        reranker=build_reranker(settings.rerank),
+    )

@@ -1,0 +1,270 @@
+"""RAG chat: retrieve, refuse when nothing relevant was found, otherwise generate with the LLM.
+
+Generation runs in worker threads (never on the event loop) and at most `llm.max_concurrent` at
+once; a request that waits longer than `llm.queue_timeout_s` for a slot is turned away with
+`LLMBusy` (503 + Retry-After) instead of piling up.
+
+With `chat.merge_neighbours`, hits that are consecutive chunks of one file (and one page, slide or
+sheet) reach the LLM as one passage, in file order, without the text the chunks share.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from kb_server.runtime.container import Services
+from kb_server.schemas import Citation, SearchHit
+from kb_server.services import search as search_service
+from kb_server.services.generation_pool import GenerationPool
+from kb_server.services.metrics import ApiMetrics
+from llm import LLM, NO_ANSWER, LLMBusy, LLMError, Passage, build_llm, build_rag_messages, detect_language
+from vectorstore.ids import file_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ChatEngine:
+    """The LLM (or why there is none) and the slots that bound concurrent generations."""
+
+    llm: LLM | None
+    unavailable: LLMError | None
+    slots: threading.BoundedSemaphore
+    queue_timeout_s: float
+    pool: GenerationPool
+    metrics: ApiMetrics | None = None
+
+    def observe(self, mode: str, outcome: str, seconds: float, prompt_tokens: int, completion_tokens: int) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.chat_requests.labels(outcome).inc()
+        self.metrics.chat_seconds.labels(mode).observe(seconds)
+        self.metrics.chat_tokens.labels("prompt").inc(prompt_tokens)
+        self.metrics.chat_tokens.labels("completion").inc(completion_tokens)
+
+    @classmethod
+    def build(cls, services: Services) -> ChatEngine:
+        settings = services.settings.llm
+        llm: LLM | None = None
+        problem: LLMError | None = None
+        try:
+            llm = build_llm(settings)
+        except LLMError as exc:
+            log.warning("chat is unavailable: %s", exc)
+            problem = exc
+        return cls(
+            llm,
+            problem,
+            threading.BoundedSemaphore(settings.max_concurrent),
+            settings.queue_timeout_s,
+            GenerationPool(settings.max_concurrent, services.settings.chat.generation_nice),
+        )
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        if self.llm is not None:
+            self.llm.close()
+
+    def acquire(self) -> None:
+        """Take a generation slot or raise LLMBusy after the queue timeout."""
+        if not self.slots.acquire(timeout=self.queue_timeout_s):
+            raise LLMBusy(f"every generation slot stayed busy for {self.queue_timeout_s:.0f} s")
+
+    def require_llm(self) -> LLM:
+        if self.llm is None:
+            raise self.unavailable or LLMError("no LLM is configured (llm.backend: none)")
+        return self.llm
+
+
+@dataclass
+class Prepared:
+    question: str
+    language: str
+    citations: list[Citation]
+    messages: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def refused(self) -> bool:
+        return not self.citations
+
+
+def prepare(
+    services: Services,
+    kb: str,
+    question: str,
+    history: list[dict[str, str]] | None,
+    top_k: int | None,
+    score_threshold: float | None,
+) -> Prepared:
+    """Retrieve passages and build the prompt; no citations means the KB has no answer."""
+    chat = services.settings.chat
+    k = top_k or chat.top_k
+    threshold = chat.score_threshold if score_threshold is None else score_threshold
+    hits = search_service.search(services, kb, question, k, threshold)
+    groups = neighbour_runs(hits) if chat.merge_neighbours else [[h] for h in hits]
+    citations = [_citation(n, run, hits) for n, run in enumerate(groups, start=1)]
+    language = detect_language(question)
+    prepared = Prepared(question, language, citations)
+    if citations:
+        passages = [Passage(n=c.n, text=c.text, source=_source(c)) for c in citations]
+        prepared.messages = build_rag_messages(question, passages, history, language)
+    return prepared
+
+
+def neighbour_runs(hits: list[SearchHit]) -> list[list[SearchHit]]:
+    """Hits grouped into runs of consecutive chunks of one file and place, each run in file order.
+
+    Runs come in the order of their best hit (`hits` is best first).
+    """
+    rank = {h.chunk_id: i for i, h in enumerate(hits)}
+    runs: list[list[SearchHit]] = []
+    for hit in sorted(hits, key=lambda h: h.chunk_id):
+        last = runs[-1][-1] if runs else None
+        if (
+            last is not None
+            and hit.chunk_id == last.chunk_id + 1  # ids are (file_id << 20) | ordinal
+            and file_of(hit.chunk_id) == file_of(last.chunk_id)
+            and location(hit.metadata) == location(last.metadata)
+        ):
+            runs[-1].append(hit)
+        else:
+            runs.append([hit])
+    return sorted(runs, key=lambda run: min(rank[h.chunk_id] for h in run))
+
+
+# A shared edge shorter than this is more likely chance than the splitter's overlap; keeping a few
+# repeated characters costs little, cutting real text would not.
+MIN_OVERLAP = 8
+
+
+def join_chunks(earlier: str, later: str, title: str | None = None) -> str:
+    """Two consecutive chunks as one text: the later's repeated heading and the overlap dropped."""
+    if title and earlier.startswith(title + "\n") and later.startswith(title + "\n"):
+        later = later[len(title) + 1 :]  # each piece of a long section repeats its heading
+    for size in range(min(len(earlier), len(later)), MIN_OVERLAP - 1, -1):
+        if earlier.endswith(later[:size]):
+            return earlier + later[size:]
+    return f"{earlier}\n\n{later}"
+
+
+def _citation(n: int, run: list[SearchHit], ranked: list[SearchHit]) -> Citation:
+    ids = [h.chunk_id for h in run]
+    best = next(h for h in ranked if h.chunk_id in ids)
+    reranked = [h.rerank_score for h in run if h.rerank_score is not None]
+    text = run[0].text
+    for previous, hit in itertools.pairwise(run):
+        same_title = previous.metadata.get("title") == hit.metadata.get("title")
+        text = join_chunks(text, hit.text, hit.metadata.get("title") if same_title else None)
+    return Citation(
+        n=n,
+        chunk_id=best.chunk_id,
+        chunk_ids=ids,
+        file_id=best.file_id,
+        file_name=best.file_name,
+        score=max(h.score for h in run),
+        rerank_score=max(reranked) if reranked else None,
+        text=text,
+        metadata=run[0].metadata,
+    )
+
+
+def _source(c: Citation) -> str:
+    return f"{c.file_name}, {where}" if (where := location(c.metadata)) else c.file_name
+
+
+def location(meta: dict[str, Any]) -> str:
+    """Where in its file a chunk is: "p. 12", "slide 3", "sheet Prices" (empty if unknown)."""
+    if meta.get("page_number"):
+        return f"p. {meta['page_number']}"
+    if meta.get("slide"):
+        return f"slide {meta['slide']}"
+    if meta.get("sheet"):
+        return f"sheet {meta['sheet']}"
+    return ""
+
+
+@dataclass
+class Answer:
+    text: str
+    citations: list[Citation]
+    refused: bool
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    elapsed_s: float = 0.0
+
+
+def answer(services: Services, engine: ChatEngine, prepared: Prepared) -> Answer:
+    """Generate the whole answer (blocking: call from a worker thread)."""
+    started = time.monotonic()
+    if prepared.refused:
+        engine.observe("json", "refused", time.monotonic() - started, 0, 0)
+        return Answer(NO_ANSWER[prepared.language], [], refused=True)
+    llm = engine.require_llm()
+    engine.acquire()
+    try:
+        done = engine.pool.run(lambda: llm.generate(prepared.messages))
+    finally:
+        engine.slots.release()
+    elapsed = time.monotonic() - started
+    engine.observe("json", "answered", elapsed, done.prompt_tokens, done.completion_tokens)
+    return Answer(done.text.strip(), prepared.citations, False, done.prompt_tokens, done.completion_tokens, elapsed)
+
+
+class TokenStream:
+    """Text deltas of one generation; holds a slot from creation until closed or exhausted.
+
+    The slot is taken when the stream is created, so a busy server answers 503 before any
+    response has started.
+    """
+
+    def __init__(self, engine: ChatEngine, prepared: Prepared) -> None:
+        self.prepared = prepared
+        self.tokens = 0
+        self._released = False
+        self._started = time.monotonic()
+        self._metrics_engine = engine
+        if prepared.refused:
+            self._deltas: Iterator[str] = iter([NO_ANSWER[prepared.language]])
+            self._engine: ChatEngine | None = None
+            return
+        llm = engine.require_llm()
+        engine.acquire()
+        self._engine = engine
+        try:
+            self._deltas = engine.pool.stream(lambda: llm.stream(prepared.messages))
+        except BaseException:
+            self.close()
+            raise
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            for delta in self._deltas:
+                if delta:
+                    self.tokens += 1
+                    if self.tokens == 1 and self._metrics_engine.metrics is not None:
+                        self._metrics_engine.metrics.chat_first_token.observe(time.monotonic() - self._started)
+                    yield delta
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        outcome = "refused" if self.prepared.refused else "answered"
+        self._metrics_engine.observe("stream", outcome, time.monotonic() - self._started, 0, self.tokens)
+        close = getattr(self._deltas, "close", None)
+        if close is not None:
+            close()
+        if self._engine is not None:
+            self._engine.slots.release()
+
+
+def citations_payload(citations: list[Citation]) -> list[dict[str, Any]]:
+    return [c.model_dump() for c in citations]

@@ -1,0 +1,217 @@
+"""Search a knowledge base: dense, keyword (BM25) or hybrid, with scores in 0..1.
+
+Hybrid fuses calibrated scores, not ranks: a chunk's score is a weighted mean of its cosine
+similarity (clipped to 0..1) and its BM25 scaled by the query's best possible BM25. Both mean the
+same from query to query, so the fused score can be held against one threshold (the chat's "no
+answer" decision), and a retriever that is unsure (low scores everywhere) pulls less weight than
+one that is sure. When the question is Chinese and the embedder cannot read Chinese (the bundled
+MiniLM), keyword search carries the ranking.
+
+An optional cross-encoder (`rerank.model`) then re-reads the first `rerank.top_n` distinct results
+together with the query and re-orders them; the rest follow in fused order. `score` stays the
+fused score, so the chat's threshold means the same with or without it; the cross-encoder's own
+0..1 score comes as `rerank_score`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ingestion.catalog import repository
+from ingestion.catalog.models import Chunk, KnowledgeBase
+from ingestion.errors import Conflict
+from kb_server.errors import InvalidInput
+from kb_server.runtime.container import Services
+from kb_server.schemas import SearchHit
+from kb_server.settings import SearchSettings
+from vectorstore.errors import SegmentCorrupt
+from vectorstore.keyword_blocks import BlockKeywordIndex
+from vectorstore.rerank import Reranker, relevance
+from vectorstore.tokenize import TokenizerName, han_share, tokenize
+
+log = logging.getLogger(__name__)
+
+ENGLISH_ONLY_PRESETS = ("minilm", "bge-small-en")
+
+
+@dataclass(frozen=True)
+class Weights:
+    dense: float
+    keyword: float
+
+
+def fusion_weights(settings: SearchSettings, query: str, embedder_preset: str) -> Weights:
+    if han_share(query) >= 0.3 and embedder_preset in ENGLISH_ONLY_PRESETS:
+        return Weights(settings.cjk_dense_weight, 1.0 - settings.cjk_dense_weight)
+    return Weights(settings.dense_weight, 1.0 - settings.dense_weight)
+
+
+def search(
+    services: Services,
+    kb_name: str,
+    query: str,
+    top_k: int,
+    score_threshold: float | None = None,
+    mode: str | None = None,
+    tokenizer: TokenizerName | None = None,
+    rerank: bool | None = None,
+) -> list[SearchHit]:
+    """The best `top_k` chunks for `query`, best first, with scores in 0..1.
+
+    `rerank`: None reranks when a reranker is configured, False never does.
+
+    Raises:
+        NotFound: no such knowledge base.
+        Conflict: the KB was built with another embedding model than the one loaded.
+        InvalidInput: `rerank` is True and no reranker is configured.
+    """
+    settings = services.settings.search
+    mode = mode or settings.mode
+    tokenizer = tokenizer or services.settings.ingestion.keyword_tokenizer
+    reranker = _reranker(services, rerank)
+    wanted = max(top_k, services.settings.rerank.top_n) if reranker else top_k
+    kb = repository.get_kb(services.db, kb_name)
+    _check_embedder(services, kb)
+    version = repository.kb_version(services.db, kb.id)
+    pool = max(settings.candidates, wanted * 4)
+    dense: dict[int, float] = {}
+    keyword: dict[int, float] = {}
+    query_vector = None
+    keyword_index = None
+    if mode in ("dense", "hybrid"):
+        index = services.indexes.get(kb.id)
+        if index.version != version:
+            index.sync(*repository.done_generations(services.db, kb.id))
+        with services.embed_lock:
+            query_vector = services.embedder.embed_query(query)
+        dense = dict(index.search(query_vector, pool))
+    if mode in ("keyword", "hybrid"):
+        keyword_index = _keyword_index(services, kb, version, tokenizer)
+        keyword = dict(keyword_index.search(tokenize(query, tokenizer), pool))
+
+    if mode == "dense":
+        scored = {cid: _clip(s) for cid, s in dense.items()}
+    elif mode == "keyword":
+        scored = keyword
+    else:
+        assert query_vector is not None
+        assert keyword_index is not None
+        weights = fusion_weights(settings, query, services.settings.embedding.preset)
+        union = list(dense.keys() | keyword.keys())
+        missing_dense = [c for c in union if c not in dense]
+        if missing_dense:
+            dense.update(services.indexes.get(kb.id).scores_for(query_vector, missing_dense))
+        missing_keyword = [c for c in union if c not in keyword]
+        if missing_keyword:
+            keyword.update(keyword_index.scores_for(tokenize(query, tokenizer), missing_keyword))
+        scored = {
+            cid: weights.dense * _clip(dense.get(cid, 0.0)) + weights.keyword * keyword.get(cid, 0.0) for cid in union
+        }
+    ranked = sorted(scored.items(), key=lambda item: -item[1])
+    if score_threshold is not None:
+        ranked = [(c, s) for c, s in ranked if s >= score_threshold]
+    hits = _hits(services, kb.id, ranked, wanted, settings.dedupe_similarity)
+    if reranker:
+        hits = _rerank(services, reranker, query, hits)
+    return hits[:top_k]
+
+
+def _reranker(services: Services, wanted: bool | None) -> Reranker | None:
+    if wanted is False:
+        return None
+    if wanted and services.reranker is None:
+        raise InvalidInput("no reranker is configured (rerank.model)", code="rerank_not_configured")
+    return services.reranker
+
+
+def _rerank(services: Services, reranker: Reranker, query: str, hits: list[SearchHit]) -> list[SearchHit]:
+    head, tail = hits[: services.settings.rerank.top_n], hits[services.settings.rerank.top_n :]
+    if not head:
+        return hits
+    # The same lock as the query embedder: both are torch models on the same few cores.
+    with services.embed_lock:
+        logits = reranker.logits(query, [h.text for h in head])
+    order = sorted(range(len(head)), key=lambda i: -logits[i])
+    reranked = [head[i].model_copy(update={"rerank_score": round(relevance(logits[i]), 6)}) for i in order]
+    return reranked + tail
+
+
+def _check_embedder(services: Services, kb: KnowledgeBase) -> None:
+    if kb.dim != services.embedder.dim:
+        raise Conflict(
+            f"knowledge base {kb.name!r} was built with {kb.embedder} ({kb.dim}-d vectors); the "
+            f"server runs {services.embedder.name} ({services.embedder.dim}-d): re-ingest or switch back",
+            code="embedder_mismatch",
+        )
+
+
+def _keyword_index(services: Services, kb: KnowledgeBase, version: int, tokenizer: TokenizerName) -> BlockKeywordIndex:
+    # Updated file by file: a new file costs O(that file), not a rebuild of the KB's BM25 matrix.
+    index = services.keyword_indexes.get((kb.id, tokenizer))
+    if index is None:
+        index = services.keyword_indexes.setdefault((kb.id, tokenizer), BlockKeywordIndex())
+    if index.version == version:
+        return index
+
+    def load(file_id: int) -> tuple[list[int], list[list[str]]]:
+        try:
+            stored = services.keywords.read(kb.id, file_id, tokenizer)
+        except SegmentCorrupt as exc:
+            log.error("kb %s: keyword segment of file %s rebuilt from the catalog: %s", kb.id, file_id, exc)
+            stored = None
+        if stored is not None:
+            return stored
+        # No segment made with this tokenizer (an older KB, an evaluation of another one, or unreadable).
+        chunks = repository.chunk_texts(services.db, file_id)
+        return [c for c, _ in chunks], [tokenize(t, tokenizer) for _, t in chunks]
+
+    done_version, generations = repository.done_generations(services.db, kb.id)
+    index.sync(done_version, generations, load)
+    return index
+
+
+def _clip(score: float) -> float:
+    return min(max(score, 0.0), 1.0)
+
+
+def _hits(
+    services: Services, kb_id: int, ranked: list[tuple[int, float]], top_k: int, dedupe: float
+) -> list[SearchHit]:
+    hits: list[SearchHit] = []
+    seen: list[set[str]] = []
+    chunks: dict[int, tuple[Chunk, str]] = {}
+    batch = top_k * 3
+    for i, (cid, score) in enumerate(ranked):
+        if i % batch == 0:  # rows are read a batch at a time: most queries need only the first
+            chunks = repository.chunks_by_ids(services.db, kb_id, [c for c, _ in ranked[i : i + batch]])
+        found = chunks.get(cid)
+        if found is None:  # deleted since the index was refreshed
+            continue
+        chunk, file_name = found
+        shingles = _shingles(chunk.text)
+        if dedupe < 1.0 and any(_jaccard(shingles, s) >= dedupe for s in seen):
+            continue  # a near-copy of a better hit (the same page uploaded twice, boilerplate)
+        seen.append(shingles)
+        hits.append(
+            SearchHit(
+                chunk_id=cid,
+                text=chunk.text,
+                score=round(score, 6),
+                file_id=chunk.file_id,
+                file_name=file_name,
+                metadata=chunk.meta or {},
+            )
+        )
+        if len(hits) == top_k:
+            break
+    return hits
+
+
+def _shingles(text: str) -> set[str]:
+    words = text.lower().split()
+    return {" ".join(words[i : i + 3]) for i in range(max(len(words) - 2, 1))}
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
