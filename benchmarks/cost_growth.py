@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import func, insert, select, update
 
 from benchmarks.synthetic import base_vectors, load_average, write_kb
-from ingestion.catalog import Chunk, Database, File, KnowledgeBase, repository
+from catalog import Chunk, Database, File, KnowledgeBase, repository
 from ingestion.pipeline import IngestionContext, ingest
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore

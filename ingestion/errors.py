@@ -1,8 +1,6 @@
-"""Errors of ingestion and the catalog.
+"""Errors of ingestion (the catalog's own — NotFound, Conflict — live in `catalog.errors`).
 
     IngestionError
-     ├── NotFound          a knowledge base, file or task does not exist
-     ├── Conflict          a name is taken
      ├── UnsupportedFile   a file type kb-server cannot read (rejected at upload)
      ├── DocumentError     a file that cannot be parsed: corrupt, encrypted, empty (no retry)
      └── TransientError    a passing fault (database busy, broker down): retried with backoff
@@ -19,14 +17,6 @@ class IngestionError(Exception):
         self.detail = detail
         if code:
             self.code = code
-
-
-class NotFound(IngestionError):
-    code = "not_found"
-
-
-class Conflict(IngestionError):
-    code = "conflict"
 
 
 class UnsupportedFile(IngestionError):

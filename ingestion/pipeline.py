@@ -18,9 +18,9 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
+from catalog import jobs
+from catalog.database import Database
 from ingestion.archive_guard import ArchiveLimits, check_archive
-from ingestion.catalog import jobs
-from ingestion.catalog.database import Database
 from ingestion.chunking import chunk_elements
 from ingestion.errors import DocumentError, UnsupportedFile
 from ingestion.filetypes import detect_kind

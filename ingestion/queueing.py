@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from celery import Celery
 
+from catalog import jobs, repository
+from catalog.database import Database
 from ingestion.broker import queue_depth
-from ingestion.catalog import jobs, repository
-from ingestion.catalog.database import Database
 from ingestion.settings import IngestionSettings
 
 log = logging.getLogger(__name__)

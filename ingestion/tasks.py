@@ -11,8 +11,8 @@ from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
+from catalog import jobs
 from ingestion import runtime
-from ingestion.catalog import jobs
 from ingestion.errors import TransientError
 from ingestion.log_context import ingestion_context
 from ingestion.metrics import MetricsRecorder

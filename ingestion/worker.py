@@ -11,9 +11,9 @@ from pathlib import Path
 
 from celery.signals import worker_process_init
 
+from catalog.database import Database
+from catalog.migrate import migrate
 from ingestion import runtime
-from ingestion.catalog.database import Database
-from ingestion.catalog.migrate import migrate
 from ingestion.celery_app import create_celery
 from ingestion.metrics import MetricsRecorder
 from ingestion.pipeline import IngestionContext

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_serializer, field_validator
 
-from ingestion.catalog.models import File, KnowledgeBase
+from catalog.models import File, KnowledgeBase
 
 # Names are labels in the catalog and never become paths; still, keep them plain.
 KB_NAME_PATTERN = r"^[\w][\w.\-]{0,63}$"

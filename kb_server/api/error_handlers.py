@@ -9,14 +9,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ingestion.errors import Conflict, DocumentError, IngestionError, NotFound, TransientError, UnsupportedFile
+from catalog.errors import CatalogError, Conflict, NotFound
+from ingestion.errors import DocumentError, IngestionError, TransientError, UnsupportedFile
 from kb_server.errors import ApiError
 from llm.errors import LLMBusy, LLMError, LLMGenerationError, LLMNotInstalled, LLMUnavailable
 from vectorstore.errors import EmbedderUnavailable, VectorStoreError
 
 log = logging.getLogger(__name__)
 
-_INGESTION_STATUS: list[tuple[type[IngestionError], int]] = [
+_DOMAIN_STATUS: list[tuple[type[Exception], int]] = [
     (NotFound, 404),
     (Conflict, 409),
     (UnsupportedFile, 415),
@@ -35,10 +36,13 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
         return JSONResponse(error_body(exc.code, exc.detail), status_code=exc.status_code, headers=headers)
 
-    @app.exception_handler(IngestionError)
-    async def _ingestion_error(_: Request, exc: IngestionError) -> JSONResponse:
-        status = next((s for cls, s in _INGESTION_STATUS if isinstance(exc, cls)), 500)
+    async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, CatalogError | IngestionError)
+        status = next((s for cls, s in _DOMAIN_STATUS if isinstance(exc, cls)), 500)
         return JSONResponse(error_body(exc.code, exc.detail), status_code=status)
+
+    app.add_exception_handler(CatalogError, _domain_error)
+    app.add_exception_handler(IngestionError, _domain_error)
 
     @app.exception_handler(LLMError)
     async def _llm_error(_: Request, exc: LLMError) -> JSONResponse:

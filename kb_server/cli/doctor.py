@@ -33,10 +33,10 @@ from typing import Any
 from sqlalchemy import delete, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from catalog import jobs, repository
+from catalog.database import Database
+from catalog.models import Chunk, File, FileStatus, KnowledgeBase
 from ingestion.broker import queue_depth, redis_client
-from ingestion.catalog import jobs, repository
-from ingestion.catalog.database import Database
-from ingestion.catalog.models import Chunk, File, FileStatus, KnowledgeBase
 from ingestion.celery_app import create_celery
 from ingestion.queueing import send_ingest
 from ingestion.uploads import UploadStore

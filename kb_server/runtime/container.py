@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from celery import Celery
 
-from ingestion.catalog.database import Database
-from ingestion.catalog.migrate import migrate
+from catalog.database import Database
+from catalog.migrate import migrate
 from ingestion.celery_app import create_celery
 from ingestion.uploads import UploadStore
 from ingestion.worker import WorkerConfig

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
-from ingestion.catalog import repository
-from ingestion.catalog.models import File
+from catalog import repository
+from catalog.models import File
 from ingestion.errors import UnsupportedFile
 from ingestion.filetypes import SNIFF_BYTES, detect_kind
 from ingestion.queueing import send_ingest

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 
-from ingestion.catalog import repository
-from ingestion.catalog.models import KnowledgeBase
+from catalog import repository
+from catalog.models import KnowledgeBase
 from kb_server.runtime.container import Services
 from kb_server.services.files import release_blob
 

@@ -16,8 +16,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from catalog.models import File, KnowledgeBase
 from ingestion.broker import redis_client
-from ingestion.catalog.models import File, KnowledgeBase
 from ingestion.metrics import STAGE_BUCKETS, read_outcomes, read_stage_histograms
 from kb_server.runtime.container import Services
 

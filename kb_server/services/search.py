@@ -18,9 +18,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ingestion.catalog import repository
-from ingestion.catalog.models import Chunk, KnowledgeBase
-from ingestion.errors import Conflict
+from catalog import repository
+from catalog.errors import Conflict
+from catalog.models import Chunk, KnowledgeBase
 from kb_server.errors import InvalidInput
 from kb_server.runtime.container import Services
 from kb_server.schemas import SearchHit

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ingestion.catalog import repository
-from ingestion.catalog.models import FileStatus
+from catalog import repository
+from catalog.models import FileStatus
 from kb_server.runtime.container import Services
 from kb_server.schemas import TaskProgress, TaskPublic
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from ingestion.catalog import Chunk, Database, File, KnowledgeBase, Task, jobs, repository
+from catalog import Chunk, Database, File, KnowledgeBase, Task, jobs, repository
 from ingestion.pipeline import IngestionContext, ingest
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore

@@ -13,8 +13,9 @@ pytestmark = pytest.mark.unit
 
 # package (or sub-package) -> the first-party packages it must never import
 FORBIDDEN = {
-    "vectorstore": ("kb_server", "ingestion", "llm"),
-    "llm": ("kb_server", "ingestion", "vectorstore"),
+    "vectorstore": ("kb_server", "ingestion", "llm", "catalog"),
+    "llm": ("kb_server", "ingestion", "vectorstore", "catalog"),
+    "catalog": ("kb_server", "ingestion", "vectorstore", "llm"),
     "ingestion": ("kb_server",),
     "kb_server.runtime": ("kb_server.api", "kb_server.services", "kb_server.cli", "kb_server.integrations"),
     "kb_server.services": ("kb_server.api", "kb_server.cli", "kb_server.integrations"),

@@ -15,7 +15,8 @@ from tests.support.processes import REPO
 
 pytestmark = pytest.mark.unit
 
-PACKAGE_DATA_DIRS = ("kb_server.static", "ingestion.catalog.migrations")
+FIRST_PARTY = ("kb_server", "catalog", "ingestion", "vectorstore", "llm")
+PACKAGE_DATA_DIRS = ("kb_server.static", "catalog.migrations")
 
 
 def _pyproject() -> dict:
@@ -26,7 +27,9 @@ def test_every_package_of_the_tree_is_listed_in_pyproject() -> None:
     listed = set(_pyproject()["tool"]["setuptools"]["packages"])
     found = {
         name
-        for name in find_namespace_packages(str(REPO), include=["kb_server*", "ingestion*", "vectorstore*", "llm*"])
+        for name in find_namespace_packages(
+            str(REPO), include=["kb_server*", "catalog*", "ingestion*", "vectorstore*", "llm*"]
+        )
         if not name.startswith(PACKAGE_DATA_DIRS) and "__pycache__" not in name
     }
     assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
@@ -56,7 +59,7 @@ def test_the_wheel_ships_defaults_migrations_and_the_ui(installed_wheel: Path) -
         REPO / "configs" / "default.yaml"
     ).read_text()
     assert (installed_wheel / "kb_server" / "static" / "index.html").is_file()
-    assert list((installed_wheel / "ingestion" / "catalog" / "migrations" / "versions").glob("0001_*.py"))
+    assert list((installed_wheel / "catalog" / "migrations" / "versions").glob("0001_*.py"))
 
 
 def test_an_installed_kb_server_reads_its_packaged_defaults(installed_wheel: Path, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.catalog import repository
+from catalog import repository
 from ingestion.pipeline import IngestionContext, ingest
 from kb_server.errors import InvalidInput
 from kb_server.runtime.container import Services, build_services

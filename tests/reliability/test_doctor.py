@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from catalog import repository
+from catalog.database import Database
+from catalog.migrate import migrate
 from ingestion.broker import queue_depth
-from ingestion.catalog import repository
-from ingestion.catalog.database import Database
-from ingestion.catalog.migrate import migrate
 from ingestion.pipeline import IngestionContext, ingest
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore

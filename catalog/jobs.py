@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
 
-from ingestion.catalog.database import Database
-from ingestion.catalog.models import Chunk, File, FileStatus, KnowledgeBase, Task, utcnow
+from catalog.database import Database
+from catalog.models import Chunk, File, FileStatus, KnowledgeBase, Task, utcnow
 
 
 @dataclass(frozen=True)

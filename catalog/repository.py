@@ -9,9 +9,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ingestion.catalog.database import Database
-from ingestion.catalog.models import Chunk, File, FileStatus, KnowledgeBase, Task, utcnow
-from ingestion.errors import Conflict, NotFound
+from catalog.database import Database
+from catalog.errors import Conflict, NotFound
+from catalog.models import Chunk, File, FileStatus, KnowledgeBase, Task, utcnow
 
 
 def create_kb(db: Database, name: str, description: str, embedder: str, dim: int) -> KnowledgeBase:

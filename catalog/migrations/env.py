@@ -1,8 +1,8 @@
-"""Alembic environment: runs on the connection `ingestion.catalog.migrate` hands over."""
+"""Alembic environment: runs on the connection `catalog.migrate` hands over."""
 
 from alembic import context
 
-from ingestion.catalog.models import Base
+from catalog.models import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from ingestion.catalog import Chunk, Database, File, KnowledgeBase, Task, jobs, repository
-from ingestion.catalog.models import utcnow
+from catalog import Chunk, Database, File, KnowledgeBase, Task, jobs, repository
+from catalog.models import utcnow
 from vectorstore.ids import chunk_id
 
 pytestmark = pytest.mark.unit

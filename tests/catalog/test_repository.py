@@ -8,8 +8,8 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from ingestion.catalog import Database, File, KnowledgeBase, Task, repository
-from ingestion.errors import Conflict, NotFound
+from catalog import Database, File, KnowledgeBase, Task, repository
+from catalog.errors import Conflict, NotFound
 
 pytestmark = pytest.mark.unit
 

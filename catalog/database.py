@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingestion.catalog.models import Base
+from catalog.models import Base
 
 SQLITE_BUSY_TIMEOUT_S = 60
 
