@@ -28,6 +28,7 @@ from sqlalchemy import func, insert, select, update
 
 from benchmarks.synthetic import base_vectors, load_average, write_kb
 from catalog import Chunk, Database, File, KnowledgeBase, repository
+from catalog.owners import new_owner
 from ingestion.pipeline import IngestionContext, ingest
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
@@ -70,20 +71,24 @@ class Reader:
         self.vectors.sync(*repository.done_generations(self.db, self.kb_id))
 
     def refresh_keywords(self) -> None:
+        version, generations = repository.done_generations(self.db, self.kb_id)
+
         def load(file_id: int) -> tuple[list[int], list[list[str]]]:
-            stored = self.keyword_store.read(self.kb_id, file_id, "auto")
+            stored = self.keyword_store.read(self.kb_id, file_id, generations[file_id], "auto")
             assert stored is not None
             return stored
 
-        self.keywords.sync(*repository.done_generations(self.db, self.kb_id), load)
+        self.keywords.sync(version, generations, load)
 
     def refresh_blocks(self) -> None:
+        version, generations = repository.done_generations(self.db, self.kb_id)
+
         def load(file_id: int) -> tuple[list[int], list[list[str]]]:
-            stored = self.keyword_store.read(self.kb_id, file_id, "auto")
+            stored = self.keyword_store.read(self.kb_id, file_id, generations[file_id], "auto")
             assert stored is not None
             return stored
 
-        self.blocks.sync(*repository.done_generations(self.db, self.kb_id), load)
+        self.blocks.sync(version, generations, load)
 
 
 def fill(ctx: IngestionContext, name: str, chunks: int, bases: object) -> Reader:
@@ -93,7 +98,7 @@ def fill(ctx: IngestionContext, name: str, chunks: int, bases: object) -> Reader
     for file_id in generations:
         file_rows.append(
             {"id": file_id, "kb_id": kb.id, "sha256": uuid.uuid4().hex * 2, "name": f"synthetic-{file_id}.txt",
-             "size": 1, "status": "done", "generation": 1, "chunks": PER_FILE}
+             "size": 1, "status": "done", "generation": 1, "run": 1, "chunks": PER_FILE}
         )  # fmt: skip
         ids, tokens = [], []
         for i in range(PER_FILE):
@@ -102,7 +107,7 @@ def fill(ctx: IngestionContext, name: str, chunks: int, bases: object) -> Reader
             chunk_rows.append({"id": cid, "file_id": file_id, "kb_id": kb.id, "ordinal": i, "text": text, "meta": {}})
             ids.append(cid)
             tokens.append(tokenize(text, "auto"))
-        ctx.keywords.write(kb.id, file_id, "auto", ids, tokens)
+        ctx.keywords.write(kb.id, file_id, 1, "auto", ids, tokens)
     with ctx.db.write() as s:
         s.execute(insert(File), file_rows)
         s.execute(insert(Chunk), chunk_rows)
@@ -126,7 +131,7 @@ def add_file(ctx: IngestionContext, reader: Reader, page: Path) -> tuple[float, 
         ctx.db, reader.kb_id, staged.sha256, page.name, staged.size, "", uuid.uuid4().hex
     ).file.id
     started = time.perf_counter()
-    outcome = ingest(ctx, file_id)
+    outcome = ingest(ctx, file_id, new_owner())
     worker = time.perf_counter() - started
     assert outcome.status == "done", outcome
     started = time.perf_counter()

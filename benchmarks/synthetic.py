@@ -51,7 +51,7 @@ def write_kb(
         file_id = first_file + k
         m = min(per_file, n - start)
         ids = np.array([chunk_id(file_id, i) for i in range(m)], dtype=np.int64)
-        store.write(kb_id, file_id, Segment(ids=ids, vectors=clustered(bases, m, seed=kb_id * 1_000_003 + file_id)))
+        store.write(kb_id, file_id, 1, Segment(ids=ids, vectors=clustered(bases, m, seed=kb_id * 1_000_003 + file_id)))
         generations[file_id] = 1
     return generations
 

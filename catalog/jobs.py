@@ -1,21 +1,25 @@
 """Catalog writes of the ingestion task: claim a file under a lease, report, commit or fail.
 
-A claim is one conditional UPDATE, so two deliveries of the same task (a redelivered message, the
-recovery sweeper) never process one file at once: the second finds the lease held and steps back.
-A lease that is not renewed (its worker was killed) expires, and the sweeper queues the file again.
+Every state change is one conditional UPDATE on the state it expects (owner, status, lease
+expiry, run), the same on SQLite and PostgreSQL, so the database alone decides races: two
+deliveries of one task never process a file at once, a run that lost its lease cannot commit or
+fail the file, and the sweeper re-queues only what is still orphaned when its UPDATE runs. A lease
+that is not renewed (its worker was killed) expires; a holder on this host that is gone
+(`owners.is_dead_here`) is treated as expired at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
 
 from catalog.database import Database
-from catalog.models import Chunk, File, FileStatus, KnowledgeBase, Task, utcnow
+from catalog.models import Chunk, File, FileStatus, KnowledgeBase, ProcessLock, Task, utcnow
+from catalog.owners import is_dead_here
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,7 @@ class Claim:
     name: str
     mime: str
     attempts: int
+    run: int
 
 
 @dataclass(frozen=True)
@@ -37,36 +42,42 @@ class ChunkRow:
 
 
 def claim(db: Database, file_id: int, owner: str, lease_s: float) -> Claim | None:
-    """Take the file for processing, or return None if it is done, gone or leased by another."""
+    """Take the file for processing under a new run number, or None if it is done, gone or
+    leased by a live holder. A holder on this host whose process is gone is taken over at once.
+    """
     now = utcnow()
+    dead_holder = _dead_holder(db, file_id)
+    holder_ok = [File.lease_owner.is_(None), File.lease_expires_at.is_(None), File.lease_expires_at < now]
+    if dead_holder is not None:
+        holder_ok.append(File.lease_owner == dead_holder)
     with db.write() as s:
-        result = s.execute(
+        row = s.execute(
             update(File)
             .where(
                 File.id == file_id,
-                File.status != FileStatus.DONE,
-                File.status != FileStatus.FAILED,
-                or_(
-                    File.status != FileStatus.PROCESSING,
-                    File.lease_expires_at.is_(None),
-                    File.lease_expires_at < now,
-                    File.lease_owner == owner,
-                ),
+                File.status.in_([FileStatus.QUEUED, FileStatus.PROCESSING]),
+                # A queued row's lease is a worker's reservation of the message: it never blocks.
+                or_(File.status == FileStatus.QUEUED, *holder_ok),
             )
             .values(
                 status=FileStatus.PROCESSING,
                 lease_owner=owner,
                 lease_expires_at=now + timedelta(seconds=lease_s),
                 attempts=File.attempts + 1,
+                run=File.run + 1,
                 error=None,
                 error_code=None,
                 updated_at=now,
             )
-        )
-        if getattr(result, "rowcount", 0) != 1:
-            return None
-        file = s.get_one(File, file_id)
-        return Claim(file.id, file.kb_id, file.sha256, file.name, file.mime, file.attempts)
+            .returning(File.id, File.kb_id, File.sha256, File.name, File.mime, File.attempts, File.run)
+        ).first()
+        return Claim(*row) if row is not None else None
+
+
+def _dead_holder(db: Database, file_id: int) -> str | None:
+    with db.read() as s:
+        owner = s.scalar(select(File.lease_owner).where(File.id == file_id, File.status == FileStatus.PROCESSING))
+    return owner if is_dead_here(owner) else None
 
 
 def renew(db: Database, file_id: int, owner: str, lease_s: float) -> bool:
@@ -97,70 +108,146 @@ def report(db: Database, file_id: int, owner: str, stage: str, current: int, tot
         return getattr(result, "rowcount", 0) == 1
 
 
-def complete(db: Database, file_id: int, owner: str, chunks: Sequence[ChunkRow]) -> bool:
-    """Replace the file's chunks, mark it done and bump the KB version, atomically.
+def complete(db: Database, file_id: int, owner: str, run: int, chunks: Sequence[ChunkRow]) -> bool:
+    """Make run `run` the file's generation: replace its chunks, mark it done and bump the KB
+    version, in one transaction whose first statement is the conditional UPDATE (on PostgreSQL
+    it takes the row lock, so a re-ingest committing meanwhile is seen, never overwritten).
 
     Returns False (and changes nothing) if the lease was lost meanwhile.
     """
     now = utcnow()
     with db.write() as s:
-        file = s.scalar(
-            select(File).where(File.id == file_id, File.lease_owner == owner, File.status == FileStatus.PROCESSING)
-        )
-        if file is None:
+        row = s.execute(
+            update(File)
+            .where(
+                File.id == file_id,
+                File.lease_owner == owner,
+                File.status == FileStatus.PROCESSING,
+                File.run == run,
+            )
+            .values(
+                status=FileStatus.DONE,
+                stage=None,
+                progress=1.0,
+                chunks=len(chunks),
+                generation=run,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+            .returning(File.kb_id, File.task_id)
+        ).first()
+        if row is None:
             return False
+        kb_id, task_id = row
         s.execute(delete(Chunk).where(Chunk.file_id == file_id))
         s.add_all(
-            Chunk(id=c.id, file_id=file_id, kb_id=file.kb_id, ordinal=c.ordinal, text=c.text, meta=c.meta)
-            for c in chunks
+            Chunk(id=c.id, file_id=file_id, kb_id=kb_id, ordinal=c.ordinal, text=c.text, meta=c.meta) for c in chunks
         )
-        file.status = FileStatus.DONE
-        file.stage = None
-        file.progress = 1.0
-        file.chunks = len(chunks)
-        file.lease_owner = None
-        file.lease_expires_at = None
-        file.updated_at = now
-        _finish_task(s, file.task_id, "SUCCESS", None, now)
-        _bump_version(s, file.kb_id)
-        # The KB's new version, never a generation the KB had before: SQLite hands a deleted
-        # file's id to the next file, and a reader still holding the deleted file's segment under
-        # that id must see a new generation, or it serves the old vectors with the new text.
-        version = s.scalar(select(KnowledgeBase.version).where(KnowledgeBase.id == file.kb_id))
-        file.generation = max(file.generation + 1, int(version or 0))
+        _finish_task(s, task_id, "SUCCESS", None, now)
+        _bump_version(s, kb_id)
         return True
 
 
-def fail(db: Database, file_id: int, owner: str | None, code: str, reason: str) -> bool:
-    """Mark the file failed with a reason (owner None: regardless of who holds it)."""
+def fail(db: Database, file_id: int, owner: str, code: str, reason: str) -> bool:
+    """Mark the file failed with a reason, if `owner` still holds its lease."""
+    return _fail_where(db, file_id, code, reason, File.lease_owner == owner, File.status == FileStatus.PROCESSING)
+
+
+def fail_orphan(db: Database, orphan: Orphan, code: str, reason: str) -> bool:
+    """Fail a file the sweeper found orphaned, only if it still is (same holder, still dead)."""
+    return _fail_where(db, orphan.file_id, code, reason, *_still_orphaned(orphan, utcnow()))
+
+
+def fail_as_seen(db: Database, file_id: int, status: str, owner: str | None, code: str, reason: str) -> bool:
+    """Fail the file only if it is still in the status, and held by the owner, it was seen with
+    (an operator's repair: `kb-server doctor --repair`)."""
+    held = File.lease_owner.is_(None) if owner is None else File.lease_owner == owner
+    return _fail_where(db, file_id, code, reason, File.status == status, held)
+
+
+def _fail_where(db: Database, file_id: int, code: str, reason: str, *conditions: Any) -> bool:
     now = utcnow()
     with db.write() as s:
-        conditions = [File.id == file_id, File.status != FileStatus.DONE]
-        if owner is not None:
-            conditions.append(File.lease_owner == owner)
-        file = s.scalar(select(File).where(*conditions))
-        if file is None:
+        row = s.execute(
+            update(File)
+            .where(File.id == file_id, *conditions)
+            .values(
+                status=FileStatus.FAILED,
+                error_code=code,
+                error=reason[:2000],
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+            .returning(File.kb_id, File.task_id, File.generation)
+        ).first()
+        if row is None:
             return False
-        file.status = FileStatus.FAILED
-        file.error_code = code
-        file.error = reason[:2000]
-        file.lease_owner = None
-        file.lease_expires_at = None
-        file.updated_at = now
-        _finish_task(s, file.task_id, "FAILURE", reason[:2000], now)
-        if file.generation > 0:  # its old chunks leave search
-            _bump_version(s, file.kb_id)
+        kb_id, task_id, generation = row
+        _finish_task(s, task_id, "FAILURE", reason[:2000], now)
+        if generation > 0:  # its old chunks leave search
+            _bump_version(s, kb_id)
         return True
 
 
-def release(db: Database, file_id: int, owner: str) -> None:
-    """Hand the file back to the queue (worker shutting down or retrying later)."""
+def release(db: Database, file_id: int, owner: str, *, count_attempt: bool = False) -> bool:
+    """Hand the file back to the queue (worker shutting down, or a transient fault to retry).
+
+    The attempt is not counted unless `count_attempt`: only crashes use up `max_attempts`.
+    """
     with db.write() as s:
-        s.execute(
+        result = s.execute(
             update(File)
-            .where(File.id == file_id, File.lease_owner == owner)
-            .values(status=FileStatus.QUEUED, lease_owner=None, lease_expires_at=None, updated_at=utcnow())
+            .where(File.id == file_id, File.lease_owner == owner, File.status == FileStatus.PROCESSING)
+            .values(
+                status=FileStatus.QUEUED,
+                lease_owner=None,
+                lease_expires_at=None,
+                attempts=File.attempts if count_attempt else File.attempts - 1,
+                updated_at=utcnow(),
+            )
         )
+        return getattr(result, "rowcount", 0) == 1
+
+
+def reserve(db: Database, file_id: int, owner: str, lease_s: float) -> bool:
+    """Record that a worker holds the file's message (received, not started): if that worker
+    dies, the reservation expires (or is seen dead at once on this host) and the sweeper re-sends
+    the file instead of waiting for the broker's visibility timeout.
+    """
+    with db.write() as s:
+        result = s.execute(
+            update(File)
+            .where(File.id == file_id, File.status == FileStatus.QUEUED)
+            .values(lease_owner=owner, lease_expires_at=utcnow() + timedelta(seconds=lease_s))
+        )
+        return getattr(result, "rowcount", 0) == 1
+
+
+def renew_reservations(db: Database, owner: str, lease_s: float) -> int:
+    with db.write() as s:
+        result = s.execute(
+            update(File)
+            .where(File.lease_owner == owner, File.status == FileStatus.QUEUED)
+            .values(lease_expires_at=utcnow() + timedelta(seconds=lease_s))
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def try_lock(db: Database, name: str, owner: str, ttl_s: float) -> bool:
+    """Hold the named process lock for `ttl_s` (taking it if free or expired, renewing if ours)."""
+    now = utcnow()
+    with db.write() as s:
+        result = s.execute(
+            update(ProcessLock)
+            .where(
+                ProcessLock.name == name,
+                or_(ProcessLock.owner.is_(None), ProcessLock.owner == owner, ProcessLock.expires_at < now),
+            )
+            .values(owner=owner, expires_at=now + timedelta(seconds=ttl_s))
+        )
+        return getattr(result, "rowcount", 0) == 1
 
 
 def _bump_version(s: Any, kb_id: int) -> None:
@@ -177,18 +264,36 @@ class Orphan:
     file_id: int
     task_id: str | None
     attempts: int
-    reason: str
+    reason: str  # lease expired | reservation lost | not enqueued | stale queue
+    owner: str | None = None
+    queued_before: datetime | None = None  # not enqueued / stale queue: last change before this
 
 
-def find_orphans(db: Database, queued_older_than_s: float) -> list[Orphan]:
-    """Files whose work the queue lost: expired leases, and queued rows never (or long ago) sent."""
+def find_orphans(db: Database, queued_older_than_s: float, unsent_grace_s: float) -> list[Orphan]:
+    """Files whose work the queue lost: expired or dead leases and reservations, queued rows never
+    sent (after a grace period: an upload may be between its insert and its send), and rows queued
+    long ago. Only a hint: `requeue` and `fail_orphan` re-check the condition as they write.
+    """
     now = utcnow()
     with db.read() as s:
         rows = s.execute(
-            select(File.id, File.task_id, File.attempts, File.status, File.enqueued).where(
+            select(
+                File.id,
+                File.task_id,
+                File.attempts,
+                File.status,
+                File.enqueued,
+                File.lease_owner,
+                File.lease_expires_at,
+            ).where(
                 or_(
-                    and_(File.status == FileStatus.PROCESSING, File.lease_expires_at < now),
-                    and_(File.status == FileStatus.QUEUED, File.enqueued.is_(False)),
+                    and_(File.status == FileStatus.PROCESSING),
+                    and_(File.status == FileStatus.QUEUED, File.lease_owner.is_not(None)),
+                    and_(
+                        File.status == FileStatus.QUEUED,
+                        File.enqueued.is_(False),
+                        File.updated_at < now - timedelta(seconds=unsent_grace_s),
+                    ),
                     and_(
                         File.status == FileStatus.QUEUED,
                         File.updated_at < now - timedelta(seconds=queued_older_than_s),
@@ -196,24 +301,46 @@ def find_orphans(db: Database, queued_older_than_s: float) -> list[Orphan]:
                 )
             )
         ).all()
-    return [
-        Orphan(
-            fid,
-            tid,
-            attempts,
-            "lease expired" if status == FileStatus.PROCESSING else "not enqueued" if not enq else "stale queue",
-        )
-        for fid, tid, attempts, status, enq in rows
-    ]
+    unsent_before = now - timedelta(seconds=unsent_grace_s)
+    stale_before = now - timedelta(seconds=queued_older_than_s)
+    found = []
+    for fid, tid, attempts, status, enqueued, owner, expires in rows:
+        lapsed = owner is not None and (is_dead_here(owner) or (expires is not None and _aware(expires) < now))
+        if status == FileStatus.PROCESSING:
+            reason = "lease expired" if lapsed else None
+        elif owner is not None:
+            reason = "reservation lost" if lapsed else None
+        else:
+            reason = "not enqueued" if not enqueued else "stale queue"
+        if reason is not None:
+            before = unsent_before if reason == "not enqueued" else stale_before
+            found.append(Orphan(fid, tid, attempts, reason, owner, before if owner is None else None))
+    return found
 
 
-def requeue(db: Database, file_id: int) -> None:
-    """Put an orphan back to queued (keeping its task id) before it is sent again."""
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _still_orphaned(orphan: Orphan, now: datetime) -> list[Any]:
+    """The orphan's condition as SQL, so the write that acts on it re-checks it."""
+    if orphan.reason in ("lease expired", "reservation lost"):
+        status = FileStatus.PROCESSING if orphan.reason == "lease expired" else FileStatus.QUEUED
+        held = [File.status == status, File.lease_owner == orphan.owner]
+        if not is_dead_here(orphan.owner):
+            held.append(File.lease_expires_at < now)
+        return held
+    queued = [File.status == FileStatus.QUEUED, File.lease_owner.is_(None), File.updated_at < orphan.queued_before]
+    return [*queued, File.enqueued.is_(orphan.reason == "stale queue")]
+
+
+def requeue(db: Database, orphan: Orphan) -> bool:
+    """Put an orphan back to queued and unsent (keeping its task id), if it still is one."""
+    now = utcnow()
     with db.write() as s:
-        s.execute(
+        result = s.execute(
             update(File)
-            .where(File.id == file_id, File.status.in_([FileStatus.PROCESSING, FileStatus.QUEUED]))
-            .values(
-                status=FileStatus.QUEUED, lease_owner=None, lease_expires_at=None, enqueued=False, updated_at=utcnow()
-            )
+            .where(File.id == orphan.file_id, *_still_orphaned(orphan, now))
+            .values(status=FileStatus.QUEUED, lease_owner=None, lease_expires_at=None, enqueued=False, updated_at=now)
         )
+        return getattr(result, "rowcount", 0) == 1

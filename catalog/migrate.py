@@ -30,11 +30,20 @@ def alembic_config() -> Config:
 def migrate(db: Database) -> None:
     """Upgrade the schema to head (idempotent)."""
     config = alembic_config()
-    with db.write_engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-        config.attributes["connection"] = connection
-        tables = set(inspect(connection).get_table_names())
-        if "knowledge_bases" in tables and "alembic_version" not in tables:
-            command.stamp(config, FIRST_REVISION)
-        command.upgrade(config, "head")
+    with db.write_engine.connect() as connection:
+        if db.is_sqlite:
+            # Rebuilding a table (0002) drops the old one, which with foreign keys on deletes every
+            # row that references it. The pragma only takes effect outside a transaction.
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+                config.attributes["connection"] = connection
+                tables = set(inspect(connection).get_table_names())
+                if "knowledge_bases" in tables and "alembic_version" not in tables:
+                    command.stamp(config, FIRST_REVISION)
+                command.upgrade(config, "head")
+        finally:
+            if db.is_sqlite:
+                connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]

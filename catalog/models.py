@@ -28,6 +28,9 @@ class Base(DeclarativeBase):
 
 class KnowledgeBase(Base):
     __tablename__ = "knowledge_bases"
+    # Ids are never handed out twice (PostgreSQL's sequences never go back either): a run of a
+    # deleted file or KB must not find its id on a newer one.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -48,7 +51,10 @@ class FileStatus:
 
 class File(Base):
     __tablename__ = "files"
-    __table_args__ = (UniqueConstraint("kb_id", "sha256", name="uq_files_kb_sha256"),)
+    __table_args__ = (
+        UniqueConstraint("kb_id", "sha256", name="uq_files_kb_sha256"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kb_id: Mapped[int] = mapped_column(ForeignKey("knowledge_bases.id", ondelete="CASCADE"), index=True)
@@ -67,7 +73,10 @@ class File(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     task_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     enqueued: Mapped[bool] = mapped_column(default=False)
-    # Bumped each time the file becomes done, so readers reload a re-ingested segment.
+    # Every claim takes the next run number; a run writes its segment and keyword block under it
+    # (`<file>.<run>.faiss`), and `complete()` makes that run the file's generation: readers load
+    # exactly the files the catalog row names, never a dead run's.
+    run: Mapped[int] = mapped_column(Integer, default=0)
     generation: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -99,3 +108,13 @@ class Task(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ProcessLock(Base):
+    """A named lease that one process at a time holds across hosts (e.g. the recovery sweeper)."""
+
+    __tablename__ = "process_locks"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

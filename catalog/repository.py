@@ -147,26 +147,38 @@ def delete_file(db: Database, kb_id: int, file_id: int) -> File:
 def reset_for_reingest(db: Database, kb_id: int, file_id: int, task_id: str) -> File:
     """Queue a file again under a new task id; its chunks stay searchable until the rerun commits.
 
+    One conditional UPDATE that also takes the lease away, so a run still going cannot commit or
+    fail the file afterwards: it stops, and the new task does the work.
+
     Raises:
         NotFound: no such file in this knowledge base.
     """
     with db.write() as s:
-        file = s.scalar(select(File).where(File.id == file_id, File.kb_id == kb_id))
-        if file is None:
+        file_row = s.execute(
+            update(File)
+            .where(File.id == file_id, File.kb_id == kb_id)
+            .values(
+                status=FileStatus.QUEUED,
+                stage=None,
+                progress=0.0,
+                progress_current=0,
+                progress_total=0,
+                error=None,
+                error_code=None,
+                attempts=0,
+                task_id=task_id,
+                enqueued=False,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=utcnow(),
+            )
+            .returning(File.id)
+        ).first()
+        if file_row is None:
             raise NotFound(f"file {file_id} does not exist in this knowledge base", code="file_not_found")
-        file.status = FileStatus.QUEUED
-        file.stage = None
-        file.progress = 0.0
-        file.progress_current = file.progress_total = 0
-        file.error = file.error_code = None
-        file.attempts = 0
-        file.task_id = task_id
-        file.enqueued = False
-        file.lease_owner = None
-        file.lease_expires_at = None
-        file.updated_at = utcnow()
-        s.add(Task(id=task_id, file_id=file.id))
-        return file
+        s.add(Task(id=task_id, file_id=file_id))
+        s.flush()
+        return s.get_one(File, file_id)
 
 
 def get_task(db: Database, task_id: str) -> tuple[Task, File]:

@@ -29,3 +29,16 @@ class DocumentError(IngestionError):
 
 class TransientError(IngestionError):
     code = "transient_error"
+
+
+class LeaseLost(IngestionError):
+    """The run's lease was lost (file deleted, re-queued or taken over): it must stop writing."""
+
+    code = "lease_lost"
+
+
+def transient_faults() -> tuple[type[BaseException], ...]:
+    """Faults that pass (a busy or restarting database, a broker hiccup): retried, not counted."""
+    from sqlalchemy.exc import OperationalError
+
+    return (OperationalError, TransientError, ConnectionError)

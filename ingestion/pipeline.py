@@ -1,16 +1,17 @@
 """Ingest one file: parse → chunk → embed → write its segment → commit its chunks.
 
-Safe to run twice: the claim takes a lease (a second run of the same file steps back), chunk ids
-are deterministic, the segment is replaced atomically, and chunks, status and the KB version
-change in one transaction at the end. A crash before that commit leaves the file `processing`
-with a lease that expires; the rerun redoes the work and nothing is doubled.
+Safe to run twice: the claim takes a lease and a new run number (a second run of the same file
+steps back), chunk ids are deterministic, the segment and keyword block are written under the
+run's number and become visible only through the row `complete()` commits, and chunks, status
+and the KB version change in that one transaction. A run that loses its lease stops before its
+next write. A crash before the commit leaves the file `processing` with a lease that expires (or
+is seen dead at once on this host); the rerun redoes the work and nothing is doubled.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,7 +23,7 @@ from catalog import jobs
 from catalog.database import Database
 from ingestion.archive_guard import ArchiveLimits, check_archive
 from ingestion.chunking import chunk_elements
-from ingestion.errors import DocumentError, UnsupportedFile
+from ingestion.errors import DocumentError, LeaseLost, UnsupportedFile, transient_faults
 from ingestion.filetypes import detect_kind
 from ingestion.memory_guard import MemoryGuard
 from ingestion.parsing import parse_document
@@ -66,14 +67,15 @@ class Outcome:
     error: str | None = None
 
 
-def ingest(ctx: IngestionContext, file_id: int, on_progress: ProgressCallback | None = None) -> Outcome:
-    """Run the whole ingestion of one file.
+def ingest(ctx: IngestionContext, file_id: int, owner: str, on_progress: ProgressCallback | None = None) -> Outcome:
+    """Run the whole ingestion of one file as `owner` (see `catalog.owners.new_owner`).
 
     Raises:
-        Exception: unexpected faults (database, disk) propagate, with the file handed back to the
-            queue, so the caller can retry; faults of the document itself end as `failed`.
+        Exception: transient faults (`transient_faults()`) propagate with the file handed back to
+            the queue uncounted, so the caller can retry; other unexpected faults propagate with
+            the lease still held, for the caller to fail the file as `owner`. Faults of the
+            document itself end as `failed`.
     """
-    owner = uuid.uuid4().hex
     claim = jobs.claim(ctx.db, file_id, owner, ctx.settings.lease_s)
     if claim is None:
         return Outcome(file_id, "skipped")
@@ -92,19 +94,33 @@ def ingest(ctx: IngestionContext, file_id: int, on_progress: ProgressCallback | 
 
     try:
         with MemoryGuard(limit, over_limit):
-            return _run(ctx, claim, owner, on_progress)
+            return _run(ctx, claim, owner, heartbeat, on_progress)
+    except LeaseLost:
+        log.warning("file %s: lease lost (deleted, re-queued or taken over); this run stops", file_id)
+        return Outcome(file_id, "lost")
     except (DocumentError, UnsupportedFile) as exc:
         jobs.fail(ctx.db, file_id, owner, exc.code, exc.detail)
         return Outcome(file_id, "failed", error=exc.detail)
-    except BaseException:
+    except Exception as exc:
+        if isinstance(exc, transient_faults()):
+            jobs.release(ctx.db, file_id, owner)
+        raise
+    except BaseException:  # the worker is shutting down: not the file's fault
         jobs.release(ctx.db, file_id, owner)
         raise
     finally:
         heartbeat.stop()
 
 
-def _run(ctx: IngestionContext, claim: jobs.Claim, owner: str, on_progress: ProgressCallback | None) -> Outcome:
+def _run(
+    ctx: IngestionContext,
+    claim: jobs.Claim,
+    owner: str,
+    heartbeat: _Heartbeat,
+    on_progress: ProgressCallback | None,
+) -> Outcome:
     def report(stage: str, current: int, total: int) -> None:
+        heartbeat.check()
         start, end = _STAGE_SPAN[stage]
         fraction = start + (end - start) * (current / total if total else 1.0)
         jobs.report(ctx.db, claim.file_id, owner, stage, current, total, fraction)
@@ -155,22 +171,34 @@ def _run(ctx: IngestionContext, claim: jobs.Claim, owner: str, on_progress: Prog
 
     report("indexing", 0, 1)
     ids = np.array([r.id for r in rows], dtype=np.int64)
-    ctx.segments.write(claim.kb_id, claim.file_id, Segment(ids=ids, vectors=vectors))
     mode = ctx.settings.keyword_tokenizer
-    ctx.keywords.write(claim.kb_id, claim.file_id, mode, ids.tolist(), [tokenize(t, mode) for t in texts])
-    if not jobs.complete(ctx.db, claim.file_id, owner, rows):
-        log.warning("file %s: lease lost before commit (deleted or taken over)", claim.file_id)
-        return Outcome(claim.file_id, "lost")
+    tokens = [tokenize(t, mode) for t in texts]
+    heartbeat.check()
+    ctx.segments.write(claim.kb_id, claim.file_id, claim.run, Segment(ids=ids, vectors=vectors))
+    ctx.keywords.write(claim.kb_id, claim.file_id, claim.run, mode, ids.tolist(), tokens)
+    if not jobs.complete(ctx.db, claim.file_id, owner, claim.run, rows):
+        ctx.segments.delete_run(claim.kb_id, claim.file_id, claim.run)
+        ctx.keywords.delete_run(claim.kb_id, claim.file_id, claim.run)
+        raise LeaseLost(f"file {claim.file_id}: lease lost before commit")
+    # Readers load the generation the row names; older runs' files are garbage now.
+    ctx.segments.prune(claim.kb_id, claim.file_id, keep=claim.run)
+    ctx.keywords.prune(claim.kb_id, claim.file_id, keep=claim.run)
     return Outcome(claim.file_id, "done", chunks=len(rows))
 
 
 class _Heartbeat:
-    """Renews the file's lease while the work runs, from a side thread."""
+    """Renews the file's lease while the work runs, from a side thread; `check()` raises once
+    the lease is lost, so the run stops before its next write."""
 
     def __init__(self, db: Database, file_id: int, owner: str, lease_s: float) -> None:
         self._db, self._file_id, self._owner, self._lease_s = db, file_id, owner, lease_s
         self._stop = threading.Event()
+        self._lost = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"lease-{file_id}", daemon=True)
+
+    def check(self) -> None:
+        if self._lost.is_set():
+            raise LeaseLost(f"file {self._file_id}: lease lost")
 
     def start(self) -> None:
         self._thread.start()
@@ -182,6 +210,8 @@ class _Heartbeat:
     def _loop(self) -> None:
         while not self._stop.wait(self._lease_s / 4):
             try:
-                jobs.renew(self._db, self._file_id, self._owner, self._lease_s)
+                if not jobs.renew(self._db, self._file_id, self._owner, self._lease_s):
+                    self._lost.set()
+                    return
             except Exception:
                 log.exception("file %s: lease renewal failed", self._file_id)

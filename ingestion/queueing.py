@@ -36,13 +36,22 @@ def send_ingest(app: Celery, db: Database, file_id: int, task_id: str) -> bool:
 class SweepReport:
     requeued: int
     failed: int
+    skipped: bool = False  # another process holds the sweeper lock
 
 
-def sweep(app: Celery, db: Database, broker_url: str, settings: IngestionSettings) -> SweepReport:
-    """Re-send files whose work was lost: expired leases, unsent rows, and a queue that emptied
-    while rows still wait (Redis restarted without its data). Files that used up their attempts
-    fail as `parse_crash` instead of looping.
+SWEEPER_LOCK = "sweeper"
+
+
+def sweep(app: Celery, db: Database, broker_url: str, settings: IngestionSettings, owner: str) -> SweepReport:
+    """Re-send files whose work was lost: expired or dead leases and reservations, unsent rows,
+    and a queue that emptied while rows still wait (Redis restarted without its data). Files that
+    used up their attempts fail as `parse_crash` instead of looping.
+
+    Every API process and worker calls this; the `sweeper` lock in the database lets one process
+    at a time (on any host) do the work, and each write re-checks the orphan's condition.
     """
+    if not jobs.try_lock(db, SWEEPER_LOCK, owner, 2 * settings.recovery_interval_s + 5):
+        return SweepReport(0, 0, skipped=True)
     # Only the waiting list is looked at: messages a killed worker held stay "unacked" in Redis
     # until their visibility timeout, and must not keep their files waiting that long.
     try:
@@ -50,21 +59,15 @@ def sweep(app: Celery, db: Database, broker_url: str, settings: IngestionSetting
     except Exception:
         idle = False
     requeued = failed = 0
-    for orphan in jobs.find_orphans(db, settings.stale_queued_s):
+    for orphan in jobs.find_orphans(db, settings.stale_queued_s, settings.unsent_grace_s):
         if orphan.reason == "stale queue" and not idle:
             continue
         if orphan.attempts >= settings.max_attempts and orphan.reason == "lease expired":
-            if jobs.fail(
-                db,
-                orphan.file_id,
-                None,
-                "parse_crash",
-                f"the worker died {orphan.attempts} times while processing this file",
-            ):
+            reason = f"the worker died {orphan.attempts} times while processing this file"
+            if jobs.fail_orphan(db, orphan, "parse_crash", reason):
                 failed += 1
             continue
-        jobs.requeue(db, orphan.file_id)
-        if orphan.task_id and send_ingest(app, db, orphan.file_id, orphan.task_id):
+        if jobs.requeue(db, orphan) and orphan.task_id and send_ingest(app, db, orphan.file_id, orphan.task_id):
             requeued += 1
     if requeued or failed:
         log.info("recovery: %s file(s) sent again, %s failed", requeued, failed)

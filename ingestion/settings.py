@@ -44,6 +44,9 @@ class IngestionSettings(BaseModel):
     )
     transient_retries: int = Field(default=5, ge=0)
     recovery_interval_s: float = Field(default=30.0, gt=0, description="how often lost work is looked for")
+    unsent_grace_s: float = Field(
+        default=30.0, gt=0, description="a queued row not yet sent to the broker is left alone this long"
+    )
     stale_queued_s: float = Field(
         default=600.0, gt=0, description="queued this long with an empty broker queue: send again"
     )

@@ -9,11 +9,11 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded
-from sqlalchemy.exc import OperationalError
 
 from catalog import jobs
+from catalog.owners import new_owner
 from ingestion import runtime
-from ingestion.errors import TransientError
+from ingestion.errors import transient_faults
 from ingestion.log_context import ingestion_context
 from ingestion.metrics import MetricsRecorder
 from ingestion.pipeline import ingest
@@ -21,7 +21,7 @@ from ingestion.settings import IngestionSettings
 
 log = logging.getLogger(__name__)
 
-TRANSIENT = (OperationalError, TransientError, ConnectionError)
+TRANSIENT = transient_faults()
 
 
 def register_tasks(app: Celery, settings: IngestionSettings) -> None:
@@ -56,20 +56,21 @@ def _ingest_file(task: Task, file_id: int, settings: IngestionSettings) -> dict[
         except Exception:  # the database is the record; a missed event is harmless
             log.debug("progress event for file %s not sent", file_id, exc_info=True)
 
+    owner = new_owner()
     try:
-        outcome = ingest(context, file_id, on_progress)
+        outcome = ingest(context, file_id, owner, on_progress)
     except SoftTimeLimitExceeded:
         reason = f"parsing and embedding took longer than {settings.task_soft_time_limit_s} s"
-        jobs.fail(context.db, file_id, None, "timeout", reason)
+        jobs.fail(context.db, file_id, owner, "timeout", reason)
         runtime.metrics().outcome("failed")
         return {"file_id": file_id, "status": "failed", "error": reason}
     except TRANSIENT:
-        raise  # retried with backoff by autoretry_for
+        raise  # retried with backoff by autoretry_for; the pipeline gave the attempt back
     except Exception as exc:
         # A bug or an unforeseen fault: say so on the file rather than leave it queued forever.
         log.exception("file %s: ingestion failed unexpectedly", file_id)
         reason = f"internal error while ingesting: {type(exc).__name__}: {exc}"[:500]
-        jobs.fail(context.db, file_id, None, "internal_error", reason)
+        jobs.fail(context.db, file_id, owner, "internal_error", reason)
         runtime.metrics().outcome("failed")
         return {"file_id": file_id, "status": "failed", "error": reason}
     timer.finish()

@@ -9,14 +9,19 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from celery.signals import worker_process_init
+from celery import Celery
+from celery.signals import task_received, worker_process_init, worker_ready, worker_shutdown
 
+from catalog import jobs
 from catalog.database import Database
 from catalog.migrate import migrate
+from catalog.owners import new_owner
 from ingestion import runtime
 from ingestion.celery_app import create_celery
 from ingestion.metrics import MetricsRecorder
 from ingestion.pipeline import IngestionContext
+from ingestion.queueing import INGEST_TASK
+from ingestion.recovery import RecoveryLoop
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
 from vectorstore import EmbeddingSettings, SegmentStore, build_embedder
@@ -78,6 +83,7 @@ def run_worker(config: WorkerConfig) -> None:
         context.embedder  # noqa: B018 - loads the model once per pool process
 
     app = create_celery(config.broker_url, config.ingestion)
+    _watch_reservations(app, context.db, config)
     # A pool child loads the model before it reports for work. Celery gives a replacement child
     # 4 s to do so, then kills it and forks another: on a busy machine (or with a large model)
     # a worker whose child died once (killed, memory guard, time limit) never worked again.
@@ -96,3 +102,37 @@ def run_worker(config: WorkerConfig) -> None:
             "--task-events",
         ]
     )
+
+
+def _watch_reservations(app: Celery, db: Database, config: WorkerConfig) -> None:
+    """In the main process: record each received message on its file (a reservation renewed while
+    this process lives), and run the recovery sweeper here too, so a dead worker's files — running
+    or only prefetched — are sent again without an API process and without the broker's
+    visibility timeout."""
+    settings = config.ingestion
+    owner = new_owner()
+    loop = RecoveryLoop(
+        app,
+        db,
+        config.broker_url,
+        settings,
+        every_tick=lambda: jobs.renew_reservations(db, owner, settings.lease_s),
+        interval_s=min(settings.recovery_interval_s, settings.lease_s / 4),
+    )
+
+    @task_received.connect(weak=False)
+    def _reserve(request: object, **_: object) -> None:
+        args = getattr(request, "args", None) or ()
+        if getattr(request, "name", None) == INGEST_TASK and args:
+            try:
+                jobs.reserve(db, int(args[0]), owner, settings.lease_s)
+            except Exception:  # the sweeper's stale-queue pass still covers this file
+                log.warning("could not record the reservation of file %s", args[0], exc_info=True)
+
+    @worker_ready.connect(weak=False)
+    def _start(**_: object) -> None:
+        loop.start()
+
+    @worker_shutdown.connect(weak=False)
+    def _stop(**_: object) -> None:
+        loop.stop()

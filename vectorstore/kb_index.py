@@ -93,7 +93,7 @@ class KBIndex:
                 if held is not None and held.generation == gen:
                     continue
                 try:
-                    segment = self._segments.read(self.kb_id, file_id)
+                    segment = self._segments.read(self.kb_id, file_id, gen)
                 except SegmentCorrupt as exc:
                     self._unreadable[file_id] = str(exc)
                     log.error("kb %s: file %s left out of search: %s", self.kb_id, file_id, exc)

@@ -22,6 +22,7 @@ import numpy as np
 from scipy import sparse
 
 from vectorstore.errors import SegmentCorrupt
+from vectorstore.run_files import RunFiles
 
 K1 = 1.2
 B = 0.75
@@ -31,13 +32,22 @@ class KeywordSegmentStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def path(self, kb_id: int, file_id: int) -> Path:
-        return self.root / str(int(kb_id)) / "keywords" / f"{int(file_id)}.json"
+    def runs(self, kb_id: int) -> RunFiles:
+        return RunFiles(self.root / str(int(kb_id)) / "keywords", ".json")
+
+    def path(self, kb_id: int, file_id: int, generation: int) -> Path:
+        return self.runs(kb_id).existing(file_id, generation)
 
     def write(
-        self, kb_id: int, file_id: int, tokenizer: str, ids: Sequence[int], tokens: Sequence[Sequence[str]]
+        self,
+        kb_id: int,
+        file_id: int,
+        run: int,
+        tokenizer: str,
+        ids: Sequence[int],
+        tokens: Sequence[Sequence[str]],
     ) -> None:
-        target = self.path(kb_id, file_id)
+        target = self.runs(kb_id).path(file_id, run)
         target.parent.mkdir(parents=True, exist_ok=True)
         payload = json.dumps(
             {"tokenizer": tokenizer, "ids": [int(i) for i in ids], "tokens": [list(t) for t in tokens]},
@@ -54,13 +64,15 @@ class KeywordSegmentStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def read(self, kb_id: int, file_id: int, tokenizer: str) -> tuple[list[int], list[list[str]]] | None:
-        """The file's ids and tokens, or None if it has no segment made with `tokenizer`.
+    def read(
+        self, kb_id: int, file_id: int, generation: int, tokenizer: str
+    ) -> tuple[list[int], list[list[str]]] | None:
+        """The ids and tokens of that generation, or None if it has no block made with `tokenizer`.
 
         Raises:
-            SegmentCorrupt: the segment exists but cannot be read.
+            SegmentCorrupt: the block exists but cannot be read.
         """
-        path = self.path(kb_id, file_id)
+        path = self.path(kb_id, file_id, generation)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -72,7 +84,13 @@ class KeywordSegmentStore:
         return [int(i) for i in data["ids"]], [list(t) for t in data["tokens"]]
 
     def delete(self, kb_id: int, file_id: int) -> None:
-        self.path(kb_id, file_id).unlink(missing_ok=True)
+        self.runs(kb_id).remove(file_id)
+
+    def delete_run(self, kb_id: int, file_id: int, run: int) -> None:
+        self.runs(kb_id).path(file_id, run).unlink(missing_ok=True)
+
+    def prune(self, kb_id: int, file_id: int, keep: int) -> None:
+        self.runs(kb_id).remove(file_id, keep=keep)
 
 
 # Given a file id, its chunk ids and token lists (from the segment, or re-tokenized from text).

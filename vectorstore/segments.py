@@ -18,6 +18,7 @@ import faiss
 import numpy as np
 
 from vectorstore.errors import SegmentCorrupt
+from vectorstore.run_files import RunFiles
 
 
 @dataclass(frozen=True)
@@ -27,17 +28,21 @@ class Segment:
 
 
 class SegmentStore:
-    """Segments of every knowledge base under `<root>/<kb_id>/segments/<file_id>.faiss`."""
+    """Segments of every knowledge base under `<root>/<kb_id>/segments/<file_id>.<run>.faiss`."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def path(self, kb_id: int, file_id: int) -> Path:
-        return self.root / str(int(kb_id)) / "segments" / f"{int(file_id)}.faiss"
+    def runs(self, kb_id: int) -> RunFiles:
+        return RunFiles(self.root / str(int(kb_id)) / "segments", ".faiss")
 
-    def write(self, kb_id: int, file_id: int, segment: Segment) -> Path:
-        """Atomically write (or replace) the segment of one file."""
-        target = self.path(kb_id, file_id)
+    def path(self, kb_id: int, file_id: int, generation: int) -> Path:
+        """Where the segment of that generation is (the pre-run-number name if only that exists)."""
+        return self.runs(kb_id).existing(file_id, generation)
+
+    def write(self, kb_id: int, file_id: int, run: int, segment: Segment) -> Path:
+        """Atomically write the segment of one file's run."""
+        target = self.runs(kb_id).path(file_id, run)
         target.parent.mkdir(parents=True, exist_ok=True)
         dim = segment.vectors.shape[1]
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
@@ -60,13 +65,13 @@ class SegmentStore:
         _fsync_dir(target.parent)
         return target
 
-    def read(self, kb_id: int, file_id: int) -> Segment:
-        """Read one file's segment.
+    def read(self, kb_id: int, file_id: int, generation: int) -> Segment:
+        """Read one file's segment of that generation.
 
         Raises:
             SegmentCorrupt: the file is missing or unreadable.
         """
-        path = self.path(kb_id, file_id)
+        path = self.path(kb_id, file_id, generation)
         try:
             raw = np.fromfile(path, dtype=np.uint8)
             index = faiss.deserialize_index(raw)
@@ -82,13 +87,18 @@ class SegmentStore:
         return Segment(ids=ids, vectors=np.asarray(vectors, dtype=np.float32))
 
     def delete(self, kb_id: int, file_id: int) -> None:
-        self.path(kb_id, file_id).unlink(missing_ok=True)
+        """Remove every run's segment of the file."""
+        self.runs(kb_id).remove(file_id)
+
+    def delete_run(self, kb_id: int, file_id: int, run: int) -> None:
+        self.runs(kb_id).path(file_id, run).unlink(missing_ok=True)
+
+    def prune(self, kb_id: int, file_id: int, keep: int) -> None:
+        """Remove the file's segments of every run but `keep`."""
+        self.runs(kb_id).remove(file_id, keep=keep)
 
     def file_ids(self, kb_id: int) -> list[int]:
-        folder = self.root / str(int(kb_id)) / "segments"
-        if not folder.is_dir():
-            return []
-        return sorted(int(p.stem) for p in folder.glob("*.faiss") if p.stem.isdigit())
+        return self.runs(kb_id).file_ids()
 
 
 def _fsync_dir(path: Path) -> None:

@@ -22,7 +22,7 @@ from kb_server.api.security import install_security
 from kb_server.runtime.container import Services, build_services
 from kb_server.services.chat import ChatEngine
 from kb_server.services.metrics import ApiMetrics
-from kb_server.services.recovery import RecoveryLoop
+from kb_server.services.recovery import recovery_loop
 from kb_server.settings import Settings
 
 
@@ -36,7 +36,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         app.state.chat = ChatEngine.build(built)
         app.state.chat.metrics = metrics
         metrics.attach(built)
-        recovery = RecoveryLoop(built) if settings.recovery_enabled else None
+        recovery = recovery_loop(built) if settings.recovery_enabled else None
         if recovery:
             recovery.start()
         try:

@@ -176,13 +176,16 @@ class Doctor:
         now = self._fresh(row.id)
         return now is not None and (now.status, now.generation) == (row.status, row.generation)
 
-    def _segment_ids(self, kind: str, kb_id: int, file_id: int) -> list[int]:
-        """Raises: FileNotFoundError, or one of _UNREADABLE."""
+    def _segment_ids(self, kind: str, kb_id: int, file_id: int, generation: int) -> list[int]:
+        """The ids in the segment (or keyword block) of exactly that generation.
+
+        Raises: FileNotFoundError, or one of _UNREADABLE.
+        """
         if kind == "vector":
-            if not self.segments.path(kb_id, file_id).exists():
+            if not self.segments.path(kb_id, file_id, generation).exists():
                 raise FileNotFoundError(file_id)
-            return [int(i) for i in self.segments.read(kb_id, file_id).ids]
-        data = json.loads(self.keywords.path(kb_id, file_id).read_text(encoding="utf-8"))
+            return [int(i) for i in self.segments.read(kb_id, file_id, generation).ids]
+        data = json.loads(self.keywords.path(kb_id, file_id, generation).read_text(encoding="utf-8"))
         return [int(i) for i in data["ids"]]
 
     def _check_done_files(self) -> None:
@@ -195,9 +198,10 @@ class Doctor:
                 problems.append("chunk rows with ids outside the file's id range")
             for kind in ("vector", "keyword"):
                 try:
-                    problems += _compare(f"{kind} segment", self._segment_ids(kind, row.kb_id, row.id), expected)
+                    ids = self._segment_ids(kind, row.kb_id, row.id, row.generation)
+                    problems += _compare(f"{kind} segment", ids, expected)
                 except FileNotFoundError:
-                    problems.append(f"{kind} segment missing")
+                    problems.append(f"{kind} segment of generation {row.generation} missing")
                 except _UNREADABLE:
                     problems.append(f"{kind} segment unreadable")
             if problems and self._unchanged(row):
@@ -217,15 +221,21 @@ class Doctor:
         self.report.counts["segment_files"] = seen
 
     def _orphan_reason(self, kb_dir: str, path: Path, kind: str) -> str | None:
-        if not (kb_dir.isdigit() and path.stem.isdigit()):
+        parsed = _run_file(path)
+        if not kb_dir.isdigit() or parsed is None:
             return "not a segment name kb-server writes"
-        row = self._files.get(int(path.stem)) or self._fresh(int(path.stem))
+        file_id, run = parsed
+        row = self._files.get(file_id) or self._fresh(file_id)
         if row is None or row.kb_id != int(kb_dir):
-            return f"file {path.stem} does not exist in knowledge base {kb_dir}"
+            return f"file {file_id} does not exist in knowledge base {kb_dir}"
+        if run and run not in (row.generation, row.run) and self._unchanged(row):
+            return f"run {run} of file {file_id} is neither its generation ({row.generation}) nor its current run"
+        if row.status == FileStatus.DONE and run and run != row.generation and self._unchanged(row):
+            return f"run {run} of file {file_id} was superseded by generation {row.generation}"
         if row.status != FileStatus.FAILED:
             return None  # done: checked above; queued or processing: a worker may own it
         try:
-            ids = self._segment_ids(kind, row.kb_id, row.id)
+            ids = self._segment_ids(kind, row.kb_id, row.id, row.generation)
         except _UNREADABLE:
             return f"unreadable segment of failed file {row.id}"
         if _compare(kind, ids, self._chunk_ids.get(row.id, set())) and self._unchanged(row):
@@ -316,17 +326,27 @@ class Doctor:
     def _unstick(self, row: File) -> str:
         if row.status == FileStatus.PROCESSING and row.attempts >= self.settings.ingestion.max_attempts:
             return self._fail(row, "parse_crash", f"the worker died {row.attempts} times while processing this file")
-        jobs.requeue(self.db, row.id)
+        ingestion = self.settings.ingestion
+        orphans = jobs.find_orphans(self.db, ingestion.stale_queued_s, ingestion.unsent_grace_s)
+        orphan = next((o for o in orphans if o.file_id == row.id), None)
+        if orphan is None or not jobs.requeue(self.db, orphan):
+            return "kept: a worker holds it now"
         return f"requeued; {self._send(row, row.task_id)}" if row.task_id else self._reingest(row)
 
     def _fail(self, row: File, code: str, reason: str) -> str:
-        jobs.fail(self.db, row.id, None, code, reason)
+        if not jobs.fail_as_seen(self.db, row.id, row.status, row.lease_owner, code, reason):
+            return "kept: it changed since it was checked"
         return f"marked failed ({code})"
 
     def _delete_orphan(self, path: Path) -> str:
-        row = self._fresh(int(path.stem)) if path.stem.isdigit() else None
+        parsed = _run_file(path)
+        row = self._fresh(parsed[0]) if parsed else None
         if row is not None and path.parent.parent.name == str(row.kb_id) and row.status != FileStatus.FAILED:
-            return "kept: its file is being ingested now"
+            run = parsed[1] if parsed else 0
+            if run == 0 or (run in (row.run, row.generation) and row.status != FileStatus.DONE):
+                return "kept: its file is being ingested now"
+            if row.status == FileStatus.DONE and run == row.generation:
+                return "kept: it is the file's generation now"
         return _unlink(path)
 
     def _delete_blob(self, sha: str) -> str:
@@ -398,3 +418,12 @@ def doctor_main(settings: Settings, *, repair: bool, as_json: bool) -> int:
     lines.append(f"{len(report.findings)} problem(s), {left} left" if report.findings else "consistent")
     print("\n".join(lines), flush=True)
     return 0 if report.consistent else 1
+
+
+def _run_file(path: Path) -> tuple[int, int] | None:
+    """(file id, run) of a segment or keyword block name; run 0 for the pre-run-number name."""
+    stem = path.name.rsplit(".", 1)[0]
+    file_part, _, run_part = stem.partition(".")
+    if not file_part.isdigit() or (run_part and not run_part.isdigit()):
+        return None
+    return int(file_part), int(run_part or 0)

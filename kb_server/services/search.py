@@ -154,9 +154,11 @@ def _keyword_index(services: Services, kb: KnowledgeBase, version: int, tokenize
     if index.version == version:
         return index
 
+    done_version, generations = repository.done_generations(services.db, kb.id)
+
     def load(file_id: int) -> tuple[list[int], list[list[str]]]:
         try:
-            stored = services.keywords.read(kb.id, file_id, tokenizer)
+            stored = services.keywords.read(kb.id, file_id, generations[file_id], tokenizer)
         except SegmentCorrupt as exc:
             log.error("kb %s: keyword segment of file %s rebuilt from the catalog: %s", kb.id, file_id, exc)
             stored = None
@@ -166,7 +168,6 @@ def _keyword_index(services: Services, kb: KnowledgeBase, version: int, tokenize
         chunks = repository.chunk_texts(services.db, file_id)
         return [c for c, _ in chunks], [tokenize(t, tokenizer) for _, t in chunks]
 
-    done_version, generations = repository.done_generations(services.db, kb.id)
     index.sync(done_version, generations, load)
     return index
 

@@ -37,6 +37,11 @@ def chunks_of(db: Database, file_id: int) -> list[tuple[int, int, str]]:
         ]
 
 
+def expire(db: Database, file_id: int) -> None:
+    with db.write() as s:  # the holder's lease ran out a minute ago
+        s.execute(update(File).where(File.id == file_id).values(lease_expires_at=utcnow() - timedelta(minutes=1)))
+
+
 def task_of(db: Database, task_id: str | None) -> Task:
     with db.read() as s:
         return s.get_one(Task, task_id)
@@ -47,7 +52,7 @@ def test_claim_takes_a_lease(db: Database, kb: KnowledgeBase) -> None:
 
     claim = jobs.claim(db, file.id, "worker-1", lease_s=60)
 
-    assert claim == jobs.Claim(file.id, kb.id, file.sha256, "doc.txt", "text/plain", attempts=1)
+    assert claim == jobs.Claim(file.id, kb.id, file.sha256, "doc.txt", "text/plain", attempts=1, run=1)
     row = reload(db, file.id)
     assert (row.status, row.lease_owner) == ("processing", "worker-1")
 
@@ -88,7 +93,7 @@ def test_done_and_failed_files_cannot_be_claimed(db: Database, kb: KnowledgeBase
     done = new_file(db, kb, "d" * 64)
     failed = new_file(db, kb, "e" * 64)
     jobs.claim(db, done.id, "w", 60)
-    jobs.complete(db, done.id, "w", rows(done.id, ["x"]))
+    jobs.complete(db, done.id, "w", reload(db, done.id).run, rows(done.id, ["x"]))
     jobs.claim(db, failed.id, "w", 60)
     jobs.fail(db, failed.id, "w", "parse_error", "bad")
 
@@ -113,7 +118,7 @@ def test_complete_replaces_chunks_and_bumps_the_kb_version(db: Database, kb: Kno
     version = repository.kb_version(db, kb.id)
     jobs.claim(db, file.id, "w1", 60)
 
-    assert jobs.complete(db, file.id, "w1", rows(file.id, ["one", "two", "three"]))
+    assert jobs.complete(db, file.id, "w1", reload(db, file.id).run, rows(file.id, ["one", "two", "three"]))
 
     row = reload(db, file.id)
     assert (row.status, row.chunks, row.generation, row.progress, row.lease_owner) == ("done", 3, 1, 1.0, None)
@@ -123,7 +128,7 @@ def test_complete_replaces_chunks_and_bumps_the_kb_version(db: Database, kb: Kno
 
     repository.reset_for_reingest(db, kb.id, file.id, "rerun")
     jobs.claim(db, file.id, "w2", 60)
-    assert jobs.complete(db, file.id, "w2", rows(file.id, ["uno", "dos"]))
+    assert jobs.complete(db, file.id, "w2", reload(db, file.id).run, rows(file.id, ["uno", "dos"]))
 
     assert chunks_of(db, file.id) == [(chunk_id(file.id, 0), 0, "uno"), (chunk_id(file.id, 1), 1, "dos")]
     assert (reload(db, file.id).generation, reload(db, file.id).chunks) == (2, 2)
@@ -136,7 +141,7 @@ def test_complete_without_the_lease_changes_nothing(db: Database, kb: KnowledgeB
     jobs.claim(db, file.id, "w1", 60)
     version = repository.kb_version(db, kb.id)
 
-    assert not jobs.complete(db, file.id, "someone-else", rows(file.id, ["x"]))
+    assert not jobs.complete(db, file.id, "someone-else", reload(db, file.id).run, rows(file.id, ["x"]))
 
     assert chunks_of(db, file.id) == []
     assert reload(db, file.id).status == "processing"
@@ -163,7 +168,7 @@ def test_fail_records_code_and_reason(db: Database, kb: KnowledgeBase) -> None:
 def test_a_failed_rerun_takes_the_old_chunks_out_of_search(db: Database, kb: KnowledgeBase) -> None:
     file = new_file(db, kb)
     jobs.claim(db, file.id, "w1", 60)
-    jobs.complete(db, file.id, "w1", rows(file.id, ["x"]))
+    jobs.complete(db, file.id, "w1", reload(db, file.id).run, rows(file.id, ["x"]))
     repository.reset_for_reingest(db, kb.id, file.id, "rerun")
     version = repository.kb_version(db, kb.id)
     assert repository.done_generations(db, kb.id)[1] == {file.id: 1}  # still served while re-ingesting
@@ -174,15 +179,16 @@ def test_a_failed_rerun_takes_the_old_chunks_out_of_search(db: Database, kb: Kno
     assert repository.done_generations(db, kb.id) == (version + 1, {})
 
 
-def test_fail_without_owner_overrides_any_holder_but_not_done(db: Database, kb: KnowledgeBase) -> None:
+def test_fail_needs_the_lease_holder_and_never_touches_a_done_file(db: Database, kb: KnowledgeBase) -> None:
     held = new_file(db, kb, "1" * 64)
     done = new_file(db, kb, "2" * 64)
     jobs.claim(db, held.id, "w1", 60)
     jobs.claim(db, done.id, "w1", 60)
-    jobs.complete(db, done.id, "w1", rows(done.id, ["x"]))
+    jobs.complete(db, done.id, "w1", reload(db, done.id).run, rows(done.id, ["x"]))
 
-    assert jobs.fail(db, held.id, None, "parse_crash", "gave up")
-    assert not jobs.fail(db, done.id, None, "parse_crash", "gave up")
+    assert not jobs.fail(db, held.id, "w2", "parse_crash", "gave up")
+    assert jobs.fail(db, held.id, "w1", "parse_crash", "gave up")
+    assert not jobs.fail(db, done.id, "w1", "parse_crash", "gave up")
     assert reload(db, held.id).error_code == "parse_crash"
     assert reload(db, done.id).status == "done"
 
@@ -194,7 +200,7 @@ def test_release_hands_the_file_back_to_the_queue(db: Database, kb: KnowledgeBas
     jobs.release(db, file.id, "w1")
 
     row = reload(db, file.id)
-    assert (row.status, row.lease_owner) == ("queued", None)
+    assert (row.status, row.lease_owner, row.attempts) == ("queued", None, 0)  # not a crash: not counted
     assert jobs.claim(db, file.id, "w2", 60) is not None
 
 
@@ -205,11 +211,11 @@ def test_find_orphans_finds_expired_leases_and_unsent_rows(db: Database, kb: Kno
     jobs.claim(db, expired.id, "dead-worker", lease_s=60)
     jobs.claim(db, live.id, "live-worker", lease_s=60)
     jobs.claim(db, done.id, "w", lease_s=60)
-    jobs.complete(db, done.id, "w", rows(done.id, ["x"]))
+    jobs.complete(db, done.id, "w", reload(db, done.id).run, rows(done.id, ["x"]))
     with db.write() as s:  # the dead worker's lease ran out a minute ago
         s.execute(update(File).where(File.id == expired.id).values(lease_expires_at=utcnow() - timedelta(minutes=1)))
 
-    orphans = {o.file_id: o for o in jobs.find_orphans(db, queued_older_than_s=3600)}
+    orphans = {o.file_id: o for o in jobs.find_orphans(db, queued_older_than_s=3600, unsent_grace_s=0)}
 
     assert set(orphans) == {expired.id, unsent.id}
     assert orphans[expired.id].reason == "lease expired"
@@ -217,7 +223,7 @@ def test_find_orphans_finds_expired_leases_and_unsent_rows(db: Database, kb: Kno
     assert orphans[unsent.id].reason == "not enqueued"
     assert orphans[unsent.id].task_id == unsent.task_id
 
-    stale = {o.file_id: o.reason for o in jobs.find_orphans(db, queued_older_than_s=0)}
+    stale = {o.file_id: o.reason for o in jobs.find_orphans(db, queued_older_than_s=0, unsent_grace_s=0)}
     assert stale[sent.id] == "stale queue"
     assert live.id not in stale
     assert done.id not in stale
@@ -227,9 +233,11 @@ def test_requeue_puts_an_orphan_back_unsent(db: Database, kb: KnowledgeBase) -> 
     file = new_file(db, kb)
     repository.mark_enqueued(db, file.id, file.task_id or "")
     jobs.claim(db, file.id, "dead-worker", lease_s=60)
+    expire(db, file.id)
+    (orphan,) = jobs.find_orphans(db, 3600, unsent_grace_s=0)
 
-    jobs.requeue(db, file.id)
+    assert jobs.requeue(db, orphan)
 
     row = reload(db, file.id)
     assert (row.status, row.lease_owner, row.enqueued) == ("queued", None, False)
-    assert [o.reason for o in jobs.find_orphans(db, 3600)] == ["not enqueued"]
+    assert [o.reason for o in jobs.find_orphans(db, 3600, unsent_grace_s=0)] == ["not enqueued"]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from catalog import repository
+from catalog.owners import new_owner
 from ingestion.pipeline import IngestionContext, ingest
 from kb_server.errors import InvalidInput
 from kb_server.runtime.container import Services, build_services
@@ -57,7 +58,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Pat
             staged = ctx.uploads.stage(io.BytesIO((shared_data / "python-faq" / "html" / page).read_bytes()))
             ctx.uploads.commit(staged)
             file = repository.register_file(services.db, kb.id, staged.sha256, page, staged.size, "", uuid.uuid4().hex)
-            assert ingest(ctx, file.file.id).status == "done"
+            assert ingest(ctx, file.file.id, new_owner()).status == "done"
     finally:
         services.close()
     return root

@@ -21,6 +21,7 @@ import pytest
 from catalog import repository
 from catalog.database import Database
 from catalog.migrate import migrate
+from catalog.owners import new_owner
 from ingestion.broker import queue_depth
 from ingestion.pipeline import IngestionContext, ingest
 from ingestion.settings import IngestionSettings
@@ -81,7 +82,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Made:
         kb = repository.create_kb(ctx.db, "docs", "", "bundled", 384)
         done = [_register(ctx, kb.id, name, data) for name, data in notes(3, "doctor", paragraphs=2)]
         failed = _register(ctx, kb.id, "broken.pdf", b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog" + b"\x00garbage" * 50)
-        outcomes = [ingest(ctx, file_id).status for file_id in [*done, failed]]
+        outcomes = [ingest(ctx, file_id, new_owner()).status for file_id in [*done, failed]]
         assert outcomes == ["done", "done", "done", "failed"]
     finally:
         ctx.db.dispose()
@@ -118,7 +119,7 @@ def _segments(data: Made) -> SegmentStore:
 
 
 def _keyword_path(data: Made, file_id: int) -> Path:
-    return KeywordSegmentStore(data.root / "kbs").path(data.kb_id, file_id)
+    return KeywordSegmentStore(data.root / "kbs").path(data.kb_id, file_id, 1)
 
 
 def _checks(report: Report) -> list[str]:
@@ -145,15 +146,15 @@ def test_a_data_dir_made_by_the_pipeline_is_consistent(data: Made) -> None:
 
 
 def _extra_vector(data: Made) -> None:
-    segment = _segments(data).read(data.kb_id, data.done[0])
+    segment = _segments(data).read(data.kb_id, data.done[0], 1)
     ids = np.append(segment.ids, segment.ids.max() + 1)
-    _segments(data).write(data.kb_id, data.done[0], Segment(ids, np.vstack([segment.vectors, segment.vectors[:1]])))
+    _segments(data).write(data.kb_id, data.done[0], 1, Segment(ids, np.vstack([segment.vectors, segment.vectors[:1]])))
 
 
 def _doubled_vectors(data: Made) -> None:
-    segment = _segments(data).read(data.kb_id, data.done[0])
+    segment = _segments(data).read(data.kb_id, data.done[0], 1)
     doubled = Segment(np.concatenate([segment.ids, segment.ids]), np.vstack([segment.vectors, segment.vectors]))
-    _segments(data).write(data.kb_id, data.done[0], doubled)
+    _segments(data).write(data.kb_id, data.done[0], 1, doubled)
 
 
 def _keyword_ids_changed(data: Made) -> None:
@@ -166,9 +167,9 @@ def _keyword_ids_changed(data: Made) -> None:
 
 # Damage that makes a done file's segments disagree with its chunks: repaired by re-ingesting it.
 SEGMENT_DAMAGE: dict[str, Callable[[Made], object]] = {
-    "vector segment deleted": lambda d: _segments(d).path(d.kb_id, d.done[0]).unlink(),
+    "vector segment deleted": lambda d: _segments(d).path(d.kb_id, d.done[0], 1).unlink(),
     "vector segment overwritten with garbage": lambda d: (
-        _segments(d).path(d.kb_id, d.done[0]).write_bytes(b"\x00" * 99)
+        _segments(d).path(d.kb_id, d.done[0], 1).write_bytes(b"\x00" * 99)
     ),
     "vector segment with an extra vector": _extra_vector,
     "vector segment with every vector twice": _doubled_vectors,
@@ -193,7 +194,7 @@ def test_a_done_file_whose_segments_disagree_is_found_and_reingested(data: Made,
     try:
         queued = [f.id for f in repository.list_files(ctx.db, data.kb_id) if f.status == "queued"]
         assert len(queued) == 1
-        assert ingest(ctx, queued[0]).status == "done"
+        assert ingest(ctx, queued[0], new_owner()).status == "done"
     finally:
         ctx.db.dispose()
     assert doctor(data.root).findings == []
@@ -222,9 +223,9 @@ def test_search_leaves_out_only_the_damaged_file_until_it_is_reingested(data: Ma
 
 def _orphan_copy(data: Made, kb_id: int, file_id: int) -> None:
     store = _segments(data)
-    target = store.path(kb_id, file_id)
+    target = store.runs(kb_id).path(file_id, 1)
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(store.path(data.kb_id, data.done[0]), target)
+    shutil.copy(store.path(data.kb_id, data.done[0], 1), target)
 
 
 def _stuck(data: Made, attempts: int) -> None:
@@ -299,7 +300,7 @@ OTHER_DAMAGE: dict[str, tuple[str, Callable[[Made], object], str]] = {
     "an old parser folder in tmp": ("temp_file", _old_temp_dir, "deleted"),
     "an old segment temp file": (
         "temp_file",
-        lambda d: _old(_segments(d).path(d.kb_id, 1).parent / ".1.abcd.tmp"),
+        lambda d: _old(_segments(d).path(d.kb_id, 1, 1).parent / ".1.abcd.tmp"),
         "deleted",
     ),
     "processing under an expired lease": ("stuck_job", lambda d: _stuck(d, 1), "requeued"),

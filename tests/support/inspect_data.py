@@ -14,7 +14,7 @@ def chunk_report(data_dir: Path, kb_name: str) -> dict[str, dict[str, int]]:
     try:
         kb_id = con.execute("SELECT id FROM knowledge_bases WHERE name = ?", (kb_name,)).fetchone()[0]
         rows = con.execute(
-            "SELECT f.id, f.name, f.chunks, f.status, COUNT(c.id), COUNT(DISTINCT c.ordinal) "
+            "SELECT f.id, f.name, f.chunks, f.status, f.generation, COUNT(c.id), COUNT(DISTINCT c.ordinal) "
             "FROM files f LEFT JOIN chunks c ON c.file_id = f.id WHERE f.kb_id = ? GROUP BY f.id",
             (kb_id,),
         ).fetchall()
@@ -22,7 +22,7 @@ def chunk_report(data_dir: Path, kb_name: str) -> dict[str, dict[str, int]]:
         con.close()
     segments = SegmentStore(data_dir / "kbs")
     report = {}
-    for file_id, name, chunks, status, rows_n, ordinals in rows:
-        vectors = len(segments.read(kb_id, file_id).ids) if status == "done" else -1
+    for file_id, name, chunks, status, generation, rows_n, ordinals in rows:
+        vectors = len(segments.read(kb_id, file_id, generation).ids) if status == "done" else -1
         report[name] = {"chunks": chunks, "rows": rows_n, "ordinals": ordinals, "vectors": vectors}
     return report

@@ -20,10 +20,10 @@ def unit_rows(n: int, seed: int) -> np.ndarray:
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
-def write(store: SegmentStore, file_id: int, vectors: np.ndarray) -> Segment:
+def write(store: SegmentStore, file_id: int, vectors: np.ndarray, run: int = 1) -> Segment:
     ids = np.array([chunk_id(file_id, i) for i in range(len(vectors))], dtype=np.int64)
     segment = Segment(ids=ids, vectors=vectors)
-    store.write(KB, file_id, segment)
+    store.write(KB, file_id, run, segment)
     return segment
 
 
@@ -71,7 +71,7 @@ def test_search_returns_best_first_and_at_most_k(store: SegmentStore, index: KBI
     assert len(hits) == 5
     scores = [s for _, s in hits]
     assert scores == sorted(scores, reverse=True)
-    segment = store.read(KB, 1)
+    segment = store.read(KB, 1, 1)
     expected = np.argsort(-(segment.vectors @ query))[:5]
     assert [i for i, _ in hits] == [int(segment.ids[j]) for j in expected]
     assert len(index.search(query, 100)) == 20
@@ -96,7 +96,7 @@ def test_a_generation_change_reloads_the_files_segment(store: SegmentStore, inde
     other = write(store, 2, unit_rows(2, 2))
     index.sync(1, {1: 1, 2: 1})
 
-    fresh = write(store, 1, unit_rows(2, 10))  # file 1 re-ingested: fewer, different vectors
+    fresh = write(store, 1, unit_rows(2, 10), run=2)  # file 1 re-ingested: fewer, different vectors
     index.sync(2, {1: 2, 2: 1})
 
     assert index.size == 4
@@ -133,7 +133,7 @@ def test_files_not_listed_are_never_loaded(store: SegmentStore, index: KBIndex) 
 @pytest.mark.unit
 def test_a_corrupt_segment_leaves_only_its_file_out_until_a_later_sync(store: SegmentStore, index: KBIndex) -> None:
     write(store, 1, unit_rows(3, 1))
-    path = store.path(KB, 2)
+    path = store.path(KB, 2, 1)
     path.write_bytes(b"broken")
 
     index.sync(1, {1: 1, 2: 1})
@@ -143,7 +143,7 @@ def test_a_corrupt_segment_leaves_only_its_file_out_until_a_later_sync(store: Se
     assert "cannot be read" in index.unreadable[2]
     assert {file_of(i) for i, _ in index.search(unit_rows(1, 5)[0], 10)} == {1}
 
-    write(store, 2, unit_rows(2, 2))  # e.g. re-ingested by `doctor --repair`
+    write(store, 2, unit_rows(2, 2), run=2)  # e.g. re-ingested by `doctor --repair`
     index.sync(2, {1: 1, 2: 2})
     assert index.unreadable == {}
     assert index.size == 5

@@ -40,10 +40,10 @@ def store(tmp_path: Path, centers: np.ndarray) -> SegmentStore:
     return segments
 
 
-def write(store: SegmentStore, file_id: int, vectors: np.ndarray) -> Segment:
+def write(store: SegmentStore, file_id: int, vectors: np.ndarray, run: int = 1) -> Segment:
     ids = np.array([chunk_id(file_id, i) for i in range(len(vectors))], dtype=np.int64)
     segment = Segment(ids=ids, vectors=vectors)
-    store.write(KB, file_id, segment)
+    store.write(KB, file_id, run, segment)
     return segment
 
 
@@ -84,8 +84,8 @@ def test_ivf_honours_deletions_and_re_ingestion(store: SegmentStore, centers: np
     index = KBIndex(KB, DIM, store, settings())
     index.sync(1, {f: 1 for f in range(1, FILES + 1)})
     assert index.kind == "ivf"
-    gone = store.read(KB, 3)
-    fresh = write(store, 4, clustered(20, 444, centers))  # file 4 re-ingested: fewer vectors
+    gone = store.read(KB, 3, 1)
+    fresh = write(store, 4, clustered(20, 444, centers), run=2)  # file 4 re-ingested: fewer vectors
 
     index.sync(2, {f: 2 if f == 4 else 1 for f in range(1, FILES + 1) if f != 3})
 
@@ -104,7 +104,7 @@ def test_ivf_honours_deletions_and_re_ingestion(store: SegmentStore, centers: np
 def test_a_kb_that_shrinks_goes_back_to_exact_search(store: SegmentStore) -> None:
     index = KBIndex(KB, DIM, store, settings())
     index.sync(1, {f: 1 for f in range(1, FILES + 1)})
-    kept = store.read(KB, 2)
+    kept = store.read(KB, 2, 1)
 
     index.sync(2, {1: 1, 2: 1})
 
@@ -117,7 +117,7 @@ def test_changes_during_a_background_build_are_replayed(store: SegmentStore, cen
     index = KBIndex(KB, DIM, store, settings(background_build=True))
     index.sync(1, {f: 1 for f in range(1, FILES + 1)})  # starts the build
     write(store, FILES + 1, clustered(PER_FILE, 31, centers))
-    replaced = write(store, 5, clustered(PER_FILE, 555, centers))
+    replaced = write(store, 5, clustered(PER_FILE, 555, centers), run=2)
 
     # Whether the build finished before this sync or not, the result must be the same.
     index.sync(2, {**{f: 1 for f in range(2, FILES + 1)}, 5: 2, FILES + 1: 1})
@@ -125,9 +125,9 @@ def test_changes_during_a_background_build_are_replayed(store: SegmentStore, cen
 
     assert index.kind == "ivf"
     assert index.size == FILES * PER_FILE
-    assert {file_of(i) for i, _ in index.search(store.read(KB, 1).vectors[0], 50)} <= set(range(2, FILES + 2))
+    assert {file_of(i) for i, _ in index.search(store.read(KB, 1, 1).vectors[0], 50)} <= set(range(2, FILES + 2))
     assert index.search(replaced.vectors[9], 1)[0][0] == int(replaced.ids[9])
-    new = store.read(KB, FILES + 1)
+    new = store.read(KB, FILES + 1, 1)
     assert index.search(new.vectors[3], 1)[0][0] == int(new.ids[3])
 
 

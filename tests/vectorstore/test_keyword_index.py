@@ -23,13 +23,13 @@ def _segments(tmp_path: Path) -> KeywordSegmentStore:
     store = KeywordSegmentStore(tmp_path)
     for file_id, texts in FILES.items():
         ids = [chunk_id(file_id, i) for i in range(len(texts))]
-        store.write(7, file_id, "auto", ids, [tokenize(t) for t in texts])
+        store.write(7, file_id, 1, "auto", ids, [tokenize(t) for t in texts])
     return store
 
 
 def _loader(store: KeywordSegmentStore):  # type: ignore[no-untyped-def]
     def load(file_id: int) -> tuple[list[int], list[list[str]]]:
-        found = store.read(7, file_id, "auto")
+        found = store.read(7, file_id, 1, "auto")
         assert found is not None
         return found
 
@@ -38,16 +38,16 @@ def _loader(store: KeywordSegmentStore):  # type: ignore[no-untyped-def]
 
 def test_segments_round_trip_as_json_without_pickle(tmp_path: Path) -> None:
     store = _segments(tmp_path)
-    ids, tokens = store.read(7, 2, "auto") or ([], [])
+    ids, tokens = store.read(7, 2, 1, "auto") or ([], [])
     assert ids == [chunk_id(2, 0), chunk_id(2, 1)]
     assert tokens[1] == tokenize(FILES[2][1])
-    raw = json.loads(store.path(7, 2).read_text())
+    raw = json.loads(store.path(7, 2, 1).read_text())
     assert raw["tokenizer"] == "auto"
-    assert store.read(7, 2, "simple") is None  # made with another tokenizer: re-tokenize instead
-    assert store.read(7, 99, "auto") is None
-    store.path(7, 1).write_text("{not json")
+    assert store.read(7, 2, 1, "simple") is None  # made with another tokenizer: re-tokenize instead
+    assert store.read(7, 99, 1, "auto") is None
+    store.path(7, 1, 1).write_text("{not json")
     with pytest.raises(SegmentCorrupt):
-        store.read(7, 1, "auto")
+        store.read(7, 1, 1, "auto")
 
 
 def test_search_ranks_by_bm25_with_scores_in_0_1(tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def test_deleted_files_leave_the_index_and_new_generations_reload(tmp_path: Path
     index.sync(2, {1: 1, 3: 1}, _loader(store))
     assert index.size == 3
     assert all(cid >> 20 != 2 for cid, _ in index.search(tokenize("yeast bread flour"), 10))
-    store.write(7, 1, "auto", [chunk_id(1, 0)], [tokenize("Penguins cannot fly.")])
+    store.write(7, 1, 1, "auto", [chunk_id(1, 0)], [tokenize("Penguins cannot fly.")])
     index.sync(3, {1: 2, 3: 1}, _loader(store))
     assert index.search(tokenize("penguin"), 1)[0][0] == chunk_id(1, 0)
     assert index.search(tokenize("owl"), 5) == []
