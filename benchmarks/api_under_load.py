@@ -1,7 +1,8 @@
 """What ingestion costs the rest of the API: upload 202 and status-poll latency, idle vs busy.
 
-Starts a real stack (embedded Redis, the worker with its default processes and priority, the API)
-in a temp dir, then measures p50/p95 of a file-status poll and of a 100 KB upload's 202:
+Starts a real server (`kb-server up`: embedded Redis, the worker with its default processes and
+priority, the API) in a temp dir, then measures p50/p95 of a file-status poll and of a 100 KB
+upload's 202:
   - idle: nothing but the measured requests (whose own small uploads get ingested meanwhile);
   - busy: while the worker ingests a backlog of corpus files (the ingest_throughput corpus), which
     keeps both cores saturated; the CPU share used during the phase is printed, and the phase
@@ -23,9 +24,9 @@ from pathlib import Path
 import httpx
 
 from benchmarks.chat_latency import latencies, pct
+from benchmarks.harness import Server, create_kb, list_files, upload_paths, wait_settled
 from benchmarks.ingest_throughput import UPLOAD_BATCH, write_corpus
 from kb_server.settings import WorkerSettings
-from tests.support.stack import Stack
 
 
 def cpu_busy_share(before: list[int], after: list[int]) -> float:
@@ -51,30 +52,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
         root = Path(tmp)
         paths = write_corpus(root / "corpus", args.files)
-        # The test helpers start workers at normal priority; measure the shipped defaults.
-        stack = Stack(root / "stack", KB_WORKER__NICE=str(worker.nice), KB_WORKER__CONCURRENCY=str(worker.concurrency))
-        stack.start()
-        try:
-            client = stack.client
-            client.create_kb("bench")
-            client.create_kb("backlog")
-            [entry] = client.upload_paths("bench", [paths[0]])
-            client.wait_settled("bench", expected=1)
+        # The worker settings the report prints (the server inherits no KB_* from this shell).
+        nice, processes = str(worker.nice), str(worker.concurrency)
+        with Server(root / "server", KB_WORKER__NICE=nice, KB_WORKER__CONCURRENCY=processes) as server:
+            client = server.http
+            create_kb(client, "bench")
+            create_kb(client, "backlog")
+            [entry] = upload_paths(client, "bench", [paths[0]])
+            wait_settled(client, "bench", expected=1)
             payload = os.urandom(50 * 1024).hex().encode()  # ~100 KB of text
-            http = httpx.Client(base_url=stack.base_url, timeout=60)
+            http = httpx.Client(base_url=server.base_url, timeout=60)
             latencies(http, "bench", entry["file_id"], 10, payload)  # warm up
-            client.wait_settled("bench")
+            wait_settled(client, "bench")
             idle_polls, idle_uploads = latencies(http, "bench", entry["file_id"], args.samples, payload)
 
             for start in range(0, len(paths), UPLOAD_BATCH):
-                client.upload_paths("backlog", paths[start : start + UPLOAD_BATCH])
+                upload_paths(client, "backlog", paths[start : start + UPLOAD_BATCH])
             time.sleep(3.0)  # the worker's processes pick up their first files
             cpu_before = cpu_times()
             busy_polls, busy_uploads = latencies(http, "bench", entry["file_id"], args.samples, payload)
             cpu = cpu_busy_share(cpu_before, cpu_times())
-            left = sum(1 for f in client.files("backlog") if f["status"] in ("queued", "processing"))
-        finally:
-            stack.stop()
+            left = sum(1 for f in list_files(client, "backlog") if f["status"] in ("queued", "processing"))
 
     print(
         f"API latency (ms), idle vs while {worker.concurrency} worker processes (nice {worker.nice}) ingest "

@@ -1,7 +1,7 @@
 """Chat speed, and what chat costs the rest of the API.
 
-Starts a real stack (embedded Redis, a worker, the API with the bundled SmolLM2) in a temp dir,
-ingests one Python FAQ page, then prints:
+Starts a real server (`kb-server up`: embedded Redis, a worker, the API with the bundled SmolLM2)
+in a temp dir, ingests one Python FAQ page, then prints:
   - time to first token and tokens/s of /api/chat (3 retrieved chunks), streamed;
   - p50/p95 of a file-status poll and of a 100 KB upload's 202, idle and while two chats generate,
     with their ratios (busy / idle), measured side by side in one run.
@@ -21,9 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.harness import SHARED_DATA, Server, create_kb, upload_paths, wait_settled
 from kb_server.cli.ask import iter_sse
-from tests.support.processes import SHARED_DATA
-from tests.support.stack import Stack
 
 QUESTIONS = [
     "How can I create a stand-alone binary from a Python script?",
@@ -84,15 +83,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
         # Uploads during the measurement are parsed by the worker; keep it from competing for the
         # CPU more than a real one would (it runs niced by default).
-        stack = Stack(Path(tmp), KB_WORKER__NICE="10", KB_LLM__MAX_TOKENS="256", KB_LLM__QUEUE_TIMEOUT_S="120")
-        stack.start()
+        server = Server(Path(tmp), KB_WORKER__NICE="10", KB_LLM__MAX_TOKENS="256", KB_LLM__QUEUE_TIMEOUT_S="120")
+        server.start()
         try:
-            client = stack.client
-            client.create_kb("bench")
+            client = server.http
+            create_kb(client, "bench")
             page = SHARED_DATA / "python-faq" / "html" / "programming.html"
-            [entry] = client.upload_paths("bench", [page])
-            client.wait_settled("bench", expected=1)
-            url = stack.base_url
+            [entry] = upload_paths(client, "bench", [page])
+            wait_settled(client, "bench", expected=1)
+            url = server.base_url
 
             ttft, rates = [], []
             for q in (QUESTIONS * 3)[: args.rounds]:
@@ -135,7 +134,7 @@ def main() -> None:
                     f"p95 ratio {pct(busy, 0.95) / pct(idle, 0.95):.2f}x"
                 )
         finally:
-            stack.stop()
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -26,13 +26,13 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select, update
 
+from benchmarks.harness import SHARED_DATA
 from benchmarks.synthetic import base_vectors, load_average, write_kb
 from catalog import Chunk, Database, File, KnowledgeBase, repository
 from catalog.owners import new_owner
 from ingestion.pipeline import IngestionContext, ingest
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
-from tests.support.processes import SHARED_DATA
 from vectorstore import EmbeddingSettings, KBIndex, SegmentStore, build_embedder
 from vectorstore.keyword_blocks import BlockKeywordIndex
 from vectorstore.keyword_index import KeywordIndex, KeywordSegmentStore

@@ -8,8 +8,8 @@ no cache can skip it; the run prints how many are). Then, side by side in one ru
   (a) the limit: the embedder's raw encode over exactly the chunks kb-server produces, for the
       int8 default — in one process with 2 threads and in 2 single-threaded processes at once,
       each measured before and after (b) — and for torch fp32;
-  (b) kb-server: a real stack (embedded Redis, a worker, the API); every file uploaded over HTTP,
-      timed until every file is done;
+  (b) kb-server: a real server (`kb-server up`: embedded Redis, a worker, the API); every file
+      uploaded over HTTP, timed until every file is done;
   (c) the peer: per file, LangChain's UnstructuredFileLoader → RecursiveCharacterTextSplitter(750,150)
       → the same MiniLM in fp32 (sentence-transformers as LangChain Embeddings) → LangChain FAISS
       add + save_local after each file, as Langchain-Chatchat 0.3 does.
@@ -31,10 +31,9 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup
 
+from benchmarks.harness import SHARED_DATA, Server, create_kb, upload_paths, wait_settled
 from benchmarks.synthetic import load_average
 from kb_server.settings import WorkerSettings
-from tests.support.processes import SHARED_DATA, share_int8_build
-from tests.support.stack import Stack
 from vectorstore import Embedder, EmbeddingSettings, build_embedder
 
 UPLOAD_BATCH = 50
@@ -96,25 +95,25 @@ def write_corpus(folder: Path, files: int) -> list[Path]:
 
 def kb_server(root: Path, cache: Path, paths: list[Path], workers: int) -> tuple[float, list[str]]:
     """Seconds from the first upload to every file done, and the chunk texts the server made."""
-    stack = Stack(root, KB_WORKER__CONCURRENCY=str(workers))
     # The server gets the int8 build made above but its own, empty vector cache: the corpus is the
-    # same from run to run, and a warm cache would skip the embedding we are here to measure.
-    share_int8_build(stack.data_dir, cache / "onnx")
-    stack.start()
+    # same from run to run, and a warm cache would skip the embedding we are here to measure. Its
+    # worker runs at normal priority, as it did for the figures in the README.
+    server = Server(root, onnx_dir=cache / "onnx", KB_WORKER__CONCURRENCY=str(workers), KB_WORKER__NICE="0")
+    server.start()
     try:
-        client = stack.client
-        client.create_kb("bench")
+        client = server.http
+        create_kb(client, "bench")
         started = time.perf_counter()
         for start in range(0, len(paths), UPLOAD_BATCH):
-            accepted = client.upload_paths("bench", paths[start : start + UPLOAD_BATCH])
+            accepted = upload_paths(client, "bench", paths[start : start + UPLOAD_BATCH])
             assert all(a["status"] == "queued" for a in accepted), accepted
-        files = client.wait_settled("bench", expected=len(paths), timeout_s=7200)
+        files = wait_settled(client, "bench", expected=len(paths), timeout_s=7200)
         elapsed = time.perf_counter() - started
         failed = [f["name"] for f in files if f["status"] != "done"]
         assert not failed, f"files failed: {failed[:5]}"
     finally:
-        stack.stop()
-    with sqlite3.connect(stack.data_dir / "kb.sqlite3") as db:
+        server.stop()
+    with sqlite3.connect(server.data_dir / "kb.sqlite3") as db:
         texts = [row[0] for row in db.execute("SELECT text FROM chunks ORDER BY id")]
     return elapsed, texts
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.harness import SHARED_DATA
 from benchmarks.synthetic import load_average
 from ingestion.chunking import chunk_elements
 from ingestion.parsing import parse_document
 from kb_server.services.evaluation import is_relevant, rank_metrics
-from tests.support.processes import SHARED_DATA
 from vectorstore import Embedder, EmbeddingSettings, build_embedder
 
 

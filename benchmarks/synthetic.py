@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.support.processes import SHARED_DATA
+from benchmarks.harness import SHARED_DATA
 from vectorstore import Embedder, Segment, SegmentStore
 from vectorstore.ids import chunk_id
 

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.ingestion.documents import CHINESE_SENTENCES, write_docx_chinese
-from tests.ingestion.samples import CHINESE_NOTICE, image_bytes, samples
+from tests.ingestion.samples import CHINESE_NOTICE, samples
+from tests.support.archives import write_docx_chinese
 from tests.support.client import KBClient
+from tests.support.images import image_bytes
+from tests.support.texts import CHINESE_SENTENCES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

@@ -17,7 +17,8 @@ from ingestion.filetypes import SNIFF_BYTES, detect_kind
 from ingestion.parsing import parse_document
 from ingestion.settings import IngestionSettings
 from tests.ingestion.samples import samples
-from tests.ingestion.scans import image_pdf, page_images
+from tests.support.images import page_images
+from tests.support.pdfs import image_pdf
 from tests.support.processes import SHARED_DATA
 
 

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from tests.ingestion.documents import (
-    CHINESE_SENTENCES,
-    EMAIL,
-    HTML_WITH_TABLE,
-    JSON_DOCUMENT,
+from tests.support.archives import (
     write_docx_chinese,
     write_docx_with_table,
     write_epub,
@@ -20,7 +14,9 @@ from tests.ingestion.documents import (
     write_pptx_deck,
     write_xlsx_two_sheets,
 )
-from tests.ingestion.scans import mixed_pdf, text_image
+from tests.support.images import image_bytes, text_image, tiff_bytes
+from tests.support.pdfs import mixed_pdf
+from tests.support.texts import CHINESE_SENTENCES
 
 CHINESE_NOTICE = ["图书馆将于下周一闭馆进行设备检修。", "借阅的图书可以在自助还书机归还。"]
 WARRANTY = [
@@ -28,25 +24,35 @@ WARRANTY = [
     "Batteries and cables are not covered by the warranty, nor is damage by water.",
 ]
 
+HTML_WITH_TABLE = (
+    "<html><head><title>Tides</title></head><body><h1>Tide table</h1><p>High and low water at the harbour.</p>"
+    "<table><tr><th>date</th><th>high water</th><th>low water</th></tr>"
+    "<tr><td>1 May</td><td>06:12</td><td>12:40</td></tr><tr><td>2 May</td><td>06:58</td><td>13:25</td></tr>"
+    "</table></body></html>"
+)
+
+EMAIL = (
+    "From: Ada <ada@example.org>\nTo: bob@example.org\nSubject: Boiler service on Thursday\n"
+    "Date: Mon, 1 Jan 2024 10:00:00 +0000\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n"
+    "Hi Bob,\n\nThe engineer will service the boiler on Thursday between eight and ten in the morning.\n"
+    "Please leave the cellar door unlocked.\n\nAda\n"
+)
+
+JSON_DOCUMENT = {
+    "shop": {"name": "Harbour Lights", "city": "Falmouth"},
+    "products": [
+        {"sku": "L-100", "name": "storm lantern", "price": 24.5},
+        {"sku": "C-200", "name": "brass compass", "price": 38},
+    ],
+    "tags": ["nautical", "gifts"],
+}
+
 
 @dataclass(frozen=True)
 class Sample:
     name: str
     data: bytes
     phrase: str  # text the parsed file must contain
-
-
-def image_bytes(lines: list[str], fmt: str, **options: Any) -> bytes:
-    out = io.BytesIO()
-    text_image(lines, size=30).convert("RGB").save(out, format=fmt, **options)
-    return out.getvalue()
-
-
-def tiff_bytes(pages: list[str]) -> bytes:
-    frames = [text_image([page], size=30) for page in pages]
-    out = io.BytesIO()
-    frames[0].save(out, format="TIFF", save_all=True, append_images=frames[1:])
-    return out.getvalue()
 
 
 def samples(tmp_path: Path) -> list[Sample]:

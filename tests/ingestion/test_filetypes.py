@@ -10,7 +10,8 @@ import pytest
 
 from ingestion.errors import UnsupportedFile
 from ingestion.filetypes import SUPPORTED_EXTENSIONS, detect_kind, mime_type
-from tests.ingestion.documents import pdf_bytes, write_docx, write_epub, write_odt, write_pptx, write_xlsx
+from tests.support.archives import write_docx, write_epub, write_odt, write_pptx, write_xlsx
+from tests.support.pdfs import pdf_bytes
 
 pytestmark = pytest.mark.unit
 

@@ -13,18 +13,15 @@ from ingestion.chunking import chunk_elements
 from ingestion.errors import DocumentError
 from ingestion.filetypes import SNIFF_BYTES, detect_kind
 from ingestion.parsing import Element, parse_document
-from tests.ingestion.documents import (
-    CHINESE_SENTENCES,
-    EMAIL,
-    HTML_WITH_TABLE,
-    JSON_DOCUMENT,
+from tests.ingestion.samples import EMAIL, HTML_WITH_TABLE, JSON_DOCUMENT, samples
+from tests.support.archives import (
     write_docx_chinese,
     write_docx_with_table,
     write_odt,
     write_pptx_deck,
     write_xlsx_two_sheets,
 )
-from tests.ingestion.samples import samples
+from tests.support.texts import CHINESE_SENTENCES
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,9 @@ from ingestion.ocr import Tesseract, clean_ocr_text
 from ingestion.parsing import Element, parse_document
 from ingestion.pdf import garbled, needs_ocr
 from ingestion.settings import IngestionSettings
-from tests.ingestion.documents import CHINESE_SENTENCES
-from tests.ingestion.scans import image_pdf, mixed_pdf, page_images, text_image, with_garbled_text_layer
+from tests.support.images import page_images, text_image
+from tests.support.pdfs import image_pdf, mixed_pdf, with_garbled_text_layer
+from tests.support.texts import CHINESE_SENTENCES
 
 ENGLISH = [
     "The lighthouse keeper trims the wick every evening at dusk.",

@@ -20,7 +20,8 @@ from ingestion.chunking import chunk_elements
 from ingestion.parsing import parse_document
 from ingestion.pdf import needs_ocr
 from ingestion.settings import IngestionSettings
-from tests.ingestion.scans import image_pdf, page_images
+from tests.support.images import page_images
+from tests.support.pdfs import image_pdf
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

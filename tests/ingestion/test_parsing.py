@@ -12,7 +12,8 @@ from pypdf import PdfReader, PdfWriter
 
 from ingestion.errors import DocumentError
 from ingestion.parsing import Element, parse_document
-from tests.ingestion.documents import CORRUPT_PDF, pdf_bytes, write_docx, write_epub, write_pptx, write_xlsx
+from tests.support.archives import write_docx, write_epub, write_pptx, write_xlsx
+from tests.support.pdfs import CORRUPT_PDF, pdf_bytes
 
 pytestmark = pytest.mark.integration
 

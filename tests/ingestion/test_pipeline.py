@@ -17,8 +17,9 @@ from catalog.owners import new_owner
 from ingestion.pipeline import IngestionContext, ingest
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
-from tests.ingestion.documents import CORRUPT_PDF, pdf_bytes, write_docx
-from tests.ingestion.scans import image_pdf, text_image
+from tests.support.archives import write_docx
+from tests.support.images import text_image
+from tests.support.pdfs import CORRUPT_PDF, image_pdf, pdf_bytes
 from vectorstore import Embedder, KBIndex, SegmentStore
 from vectorstore.ids import chunk_id, file_of
 from vectorstore.keyword_index import KeywordSegmentStore

@@ -11,8 +11,9 @@ import pytest
 
 from tests.reliability.catalogue import Limits
 from tests.reliability.figures import RECORDED
-from tests.reliability.probe import pool_children, wait_for
+from tests.reliability.probe import pool_children
 from tests.support.stack import Stack
+from tests.support.waiting import wait_for
 
 # A message lost with Redis is sent again once the queue has been empty this long (default 600 s).
 STALE_QUEUED_S = "15"

@@ -10,6 +10,10 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.reliability.probe import ChunkTally
 
 FIGURES_ENV = "RELIABILITY_FIGURES"
 
@@ -50,6 +54,24 @@ def record(figure: Figure) -> Figure:
         with Path(target).open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(asdict(figure)) + "\n")
     return figure
+
+
+def record_batch(
+    name: str, submitted: int, files: list[dict[str, Any]], tally: ChunkTally, note: str
+) -> list[dict[str, Any]]:
+    """Record the figure of a batch each of whose files must be ingested once; returns those done."""
+    done = [f for f in files if f["status"] == "done"]
+    record(
+        Figure(
+            name,
+            submitted=submitted,
+            ingested=len(done),
+            duplicates=tally.duplicates,
+            lost=submitted - len(done),
+            note=note,
+        )
+    )
+    return done
 
 
 def load(path: Path) -> list[Figure]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Callable
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +13,7 @@ import psutil
 from kb_server.cli.doctor import Report, run_doctor
 from kb_server.settings import load_settings
 from tests.support.inspect_data import chunk_report
+from tests.support.processes import REPO, base_env
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,6 @@ def file_states(data_dir: Path, kb: str | None = None) -> list[FileState]:
         return []
     finally:
         con.close()
-
-
-def wait_for(what: str, condition: Callable[[], bool], timeout_s: float, interval_s: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not seen within {timeout_s:.0f} s")
-        time.sleep(interval_s)
 
 
 def pool_children(worker_pid: int) -> list[int]:
@@ -85,3 +78,21 @@ def doctor(data_dir: Path, redis_url: str | None = None, *, repair: bool = False
     settings.redis_url = redis_url
     settings.database_url = None
     return run_doctor(settings, repair=repair)
+
+
+def doctor_cli(
+    data_dir: Path, *flags: str, env_dir: Path | None = None, timeout_s: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`kb-server doctor --data-dir data_dir *flags` as a user runs it, in a child process.
+
+    Its environment is made for `env_dir` (the data dir by default), which that creates: pass an
+    existing one when the data dir must stay missing.
+    """
+    return subprocess.run(
+        [sys.executable, "-m", "kb_server", "doctor", "--data-dir", str(data_dir), *flags],
+        env=base_env(env_dir or data_dir),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )

@@ -10,10 +10,11 @@ import httpx
 import pytest
 
 from tests.reliability.corpus import notes
-from tests.reliability.figures import Figure, record
-from tests.reliability.probe import doctor, tally_chunks, wait_for
+from tests.reliability.figures import Figure, record, record_batch
+from tests.reliability.probe import doctor, tally_chunks
 from tests.support.processes import Proc
 from tests.support.stack import Stack
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -39,19 +40,10 @@ def test_four_worker_processes_ingest_200_files_into_one_kb(stack: Stack) -> Non
         for worker in extra:
             worker.stop()
             stack.workers.remove(worker)
-    done = [f for f in files if f["status"] == "done"]
     tally = tally_chunks(stack.data_dir, kb)
     rows = sum(f["chunks"] for f in files)
-    record(
-        Figure(
-            "3. 4 worker processes, 200 small files into one KB",
-            submitted=200,
-            ingested=len(done),
-            duplicates=tally.duplicates,
-            lost=200 - len(done),
-            note=f"{rows} chunk rows for 200 expected; {len(busy)} of 4 workers took files",
-        )
-    )
+    note = f"{rows} chunk rows for 200 expected; {len(busy)} of 4 workers took files"
+    done = record_batch("3. 4 worker processes, 200 small files into one KB", 200, files, tally, note)
     assert len(done) == 200, [(f["name"], f["status"], f["error"]) for f in files if f["status"] != "done"]
     assert tally.duplicates == 0
     assert not tally.problems, tally.problems

@@ -11,9 +11,10 @@ from functools import partial
 import pytest
 
 from tests.reliability.corpus import WORDS, notes
-from tests.reliability.figures import Figure, record
-from tests.reliability.probe import doctor, file_states, pool_children, tally_chunks, wait_for
+from tests.reliability.figures import Figure, record, record_batch
+from tests.reliability.probe import doctor, file_states, pool_children, tally_chunks
 from tests.support.stack import Stack
+from tests.support.waiting import kill_9, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
 
@@ -59,18 +60,9 @@ def test_killing_the_pool_child_3_times_mid_embedding_loses_and_doubles_nothing(
     killed = [_kill_pool_child_mid_embedding(stack, kb, after_done) for after_done in (1, 8, 16)]
 
     files = stack.client.wait_settled(kb, expected=30, timeout_s=420)
-    done = [f for f in files if f["status"] == "done"]
     tally = tally_chunks(stack.data_dir, kb)
-    record(
-        Figure(
-            "1. pool child SIGKILLed 3x mid-embedding, 30 files",
-            submitted=30,
-            ingested=len(done),
-            duplicates=tally.duplicates,
-            lost=30 - len(done),
-            note=f"killed files {[k[0] for k in killed]} at stages {[k[1] for k in killed]}",
-        )
-    )
+    note = f"killed files {[k[0] for k in killed]} at stages {[k[1] for k in killed]}"
+    done = record_batch("1. pool child SIGKILLed 3x mid-embedding, 30 files", 30, files, tally, note)
     assert len(done) == 30, [(f["name"], f["status"], f["error"]) for f in files]
     assert tally.duplicates == 0
     assert not tally.problems, tally.problems
@@ -93,8 +85,7 @@ def test_killing_redis_mid_batch_and_restarting_it_loses_nothing(stack: Stack) -
 
     wait_for("two files done and one processing", mid_batch, timeout_s=240)
     assert stack.redis.process is not None
-    stack.redis.process.kill()
-    stack.redis.process.wait(timeout=10)
+    kill_9(stack.redis.process)
     # Uploads go on while Redis is down: the files are recorded, and sent once it is back.
     late = notes(2, "redis-late", paragraphs=3)
     started = time.monotonic()
@@ -106,18 +97,10 @@ def test_killing_redis_mid_batch_and_restarting_it_loses_nothing(stack: Stack) -
     stack.redis.start()
 
     files = stack.client.wait_settled(kb, expected=14, timeout_s=300)
-    done = [f for f in files if f["status"] == "done"]
     tally = tally_chunks(stack.data_dir, kb)
-    record(
-        Figure(
-            "2. Redis SIGKILLed mid-batch and restarted (AOF + recovery), 14 files",
-            submitted=14,
-            ingested=len(done),
-            duplicates=tally.duplicates,
-            lost=14 - len(done),
-            note=f"2 of them uploaded while Redis was down ({upload_s:.1f} s to answer)",
-        )
-    )
+    name = "2. Redis SIGKILLed mid-batch and restarted (AOF + recovery), 14 files"
+    note = f"2 of them uploaded while Redis was down ({upload_s:.1f} s to answer)"
+    done = record_batch(name, 14, files, tally, note)
     assert len(done) == 14, [(f["name"], f["status"], f["error"]) for f in files]
     assert tally.duplicates == 0
     assert not tally.problems, tally.problems

@@ -7,8 +7,6 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -33,8 +31,7 @@ from kb_server.runtime.redis_server import EmbeddedRedis
 from kb_server.services import search as search_service
 from kb_server.settings import load_settings
 from tests.reliability.corpus import notes
-from tests.reliability.probe import doctor
-from tests.support.processes import REPO, base_env
+from tests.reliability.probe import doctor, doctor_cli
 from tests.vectorstore.bundled import bundled_embedder
 from vectorstore import Segment, SegmentStore
 from vectorstore.keyword_index import KeywordSegmentStore
@@ -133,14 +130,7 @@ def test_a_data_dir_made_by_the_pipeline_is_consistent(data: Made) -> None:
     assert report.counts["done"] == 3
     assert report.counts["failed"] == 1
     assert report.counts["segment_files"] == 6  # a vector and a keyword segment per done file
-    cli = subprocess.run(
-        [sys.executable, "-m", "kb_server", "doctor", "--data-dir", str(data.root), "--json"],
-        env=base_env(data.root),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    cli = doctor_cli(data.root, "--json")
     assert cli.returncode == 0, cli.stdout + cli.stderr
     assert json.loads(cli.stdout)["consistent"] is True
 
@@ -359,14 +349,7 @@ def test_what_doctor_cannot_repair_keeps_the_exit_code_1(data: Made) -> None:
     unreachable = doctor(data.root, "redis://127.0.0.1:1/0", repair=True)
     assert "redis" in _checks(unreachable)
     assert not unreachable.consistent
-    cli = subprocess.run(
-        [sys.executable, "-m", "kb_server", "doctor", "--data-dir", str(data.root / "nowhere"), "--repair"],
-        env=base_env(data.root),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    cli = doctor_cli(data.root / "nowhere", "--repair", env_dir=data.root)
     assert cli.returncode == 1, cli.stdout + cli.stderr
     assert "does not exist" in cli.stdout
 

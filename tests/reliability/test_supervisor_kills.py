@@ -7,8 +7,6 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,10 +20,11 @@ from ingestion.broker import redis_client
 from kb_server.runtime.redis_server import discover_url
 from tests.reliability.conftest import STALE_QUEUED_S
 from tests.reliability.corpus import notes
-from tests.reliability.figures import Figure, record
-from tests.reliability.probe import file_states, tally_chunks, wait_for
+from tests.reliability.figures import Figure, record, record_batch
+from tests.reliability.probe import doctor_cli, file_states, tally_chunks
 from tests.support.client import KBClient
-from tests.support.processes import REPO, Proc, base_env, descendants, free_port, pid_alive, wait_http
+from tests.support.processes import Proc, base_env, descendants, free_port, wait_http
+from tests.support.waiting import kill_9, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
 
@@ -51,11 +50,8 @@ def _start_up(data_dir: Path, port: int, log: Path) -> Proc:
 
 def _kill_whole(proc: Proc) -> None:
     """SIGKILL the supervisor alone; its children go through their parent-death signal."""
-    children = descendants(proc.pid)
-    proc.signal(signal.SIGKILL)
     assert proc.process is not None
-    proc.process.wait(timeout=10)
-    wait_for("every child of the killed up to exit", lambda: not any(map(pid_alive, children)), timeout_s=120)
+    kill_9(proc.process, descendants(proc.pid), timeout_s=120)
 
 
 def _processing(data_dir: Path) -> bool:
@@ -99,26 +95,11 @@ def killed_five_times(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpRu
 
 def test_kill_9_of_the_whole_up_5_times_loses_and_doubles_nothing(killed_five_times: UpRun) -> None:
     run = killed_five_times
-    done = [f for f in run.files if f["status"] == "done"]
     tally = tally_chunks(run.data_dir, KB)
-    doctor = subprocess.run(
-        [sys.executable, "-m", "kb_server", "doctor", "--data-dir", str(run.data_dir), "--json"],
-        env=base_env(run.data_dir),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    record(
-        Figure(
-            f"5. kb-server up SIGKILLed {KILLS}x at random moments, {FILES} files",
-            submitted=FILES,
-            ingested=len(done),
-            duplicates=tally.duplicates,
-            lost=FILES - len(done),
-            note=f"seed {run.seed}; killed at: {'; '.join(run.moments)}; doctor exit {doctor.returncode}",
-        )
-    )
+    doctor = doctor_cli(run.data_dir, "--json", timeout_s=180)
+    name = f"5. kb-server up SIGKILLed {KILLS}x at random moments, {FILES} files"
+    note = f"seed {run.seed}; killed at: {'; '.join(run.moments)}; doctor exit {doctor.returncode}"
+    done = record_batch(name, FILES, run.files, tally, note)
     assert len(done) == FILES, [(f["name"], f["status"], f["error"]) for f in run.files]
     assert tally.duplicates == 0
     assert not tally.problems, tally.problems

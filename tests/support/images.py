@@ -1,4 +1,4 @@
-"""Scans made in the test: text rendered into images and image-only PDFs, English and Chinese.
+"""Text rendered into images in the test: lines on white, A4 pages as scanned, English and Chinese.
 
 The font is Noto Sans CJK (Debian `fonts-noto-cjk`, installed by scripts/system-deps.sh --test) or
 WenQuanYi Zen Hei; both draw Latin and Chinese.
@@ -10,12 +10,10 @@ import functools
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
-from pypdf import PdfReader, PdfWriter
-
-from tests.ingestion.documents import pdf_bytes
 
 _FONTS = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -90,52 +88,14 @@ def page_images(paragraphs: list[str], *, dpi: int = 300, points: float = 11) ->
     return pages
 
 
-def image_pdf(images: list[Image.Image], dpi: int = 300) -> bytes:
-    """An image-only PDF: one page per image, no text layer at all."""
+def image_bytes(lines: list[str], fmt: str, **options: Any) -> bytes:
     out = io.BytesIO()
-    images[0].save(out, format="PDF", save_all=True, append_images=images[1:], resolution=dpi)
+    text_image(lines, size=30).convert("RGB").save(out, format=fmt, **options)
     return out.getvalue()
 
 
-def mixed_pdf(text_pages: list[str], scan: Image.Image, scan_at: int) -> bytes:
-    """Text-layer pages with one scanned page inserted at index `scan_at`."""
-    writer = PdfWriter()
-    text = PdfReader(io.BytesIO(pdf_bytes(*text_pages)))
-    scanned = PdfReader(io.BytesIO(image_pdf([scan])))
-    pages = list(text.pages)
-    pages.insert(scan_at, scanned.pages[0])
-    for page in pages:
-        writer.add_page(page)
+def tiff_bytes(pages: list[str]) -> bytes:
+    frames = [text_image([page], size=30) for page in pages]
     out = io.BytesIO()
-    writer.write(out)
+    frames[0].save(out, format="TIFF", save_all=True, append_images=frames[1:])
     return out.getvalue()
-
-
-def with_garbled_text_layer(scan_pdf: bytes) -> bytes:
-    """The scan's first page with an invisible text layer that maps every glyph to private use."""
-    diffs = " ".join(f"/uniE{i:03X}" for i in range(26))
-    content = b"BT /F1 12 Tf 3 Tr 72 720 Td (" + b"ABCDEFGHIJKLMNOPQRSTUVWXYZ " * 4 + b") Tj ET"
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica "
-        b"/Encoding << /Type /Encoding /Differences [65 %s] >> >>" % diffs.encode(),
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    writer = PdfWriter()
-    writer.add_page(PdfReader(io.BytesIO(scan_pdf)).pages[0])
-    writer.pages[0].merge_page(PdfReader(io.BytesIO(bytes(out))).pages[0])
-    merged = io.BytesIO()
-    writer.write(merged)
-    return merged.getvalue()

@@ -1,0 +1,149 @@
+"""A real kb-server for the benchmarks, started the way a user starts it: `python -m kb_server up`.
+
+The benchmarks depend on the product only, never on the test tree. Each server gets its own data
+dir (so its own, empty vector cache: a warm one would skip the embedding being measured) but links
+`<data dir>/cache/onnx` to one folder per machine, so the ~20 s int8 ONNX export is built once.
+`embedding.cache_dir` cannot do that: it moves the vector cache along with the export.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from kb_server.runtime.paths import DataPaths
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("BENCHMARK_SHARED_DATA") or REPO.parent / "shared" / "data")
+SHARED_ONNX = Path(tempfile.gettempdir()) / f"kb-server-benchmarks-{os.getuid()}" / "onnx"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """`kb-server up` on its own data dir and port; settings are the shipped ones plus `env` (KB_…)."""
+
+    def __init__(self, root: Path, onnx_dir: Path = SHARED_ONNX, **env: str) -> None:
+        self.data_dir = root / "data"
+        self.log_path = root / "up.log"
+        self.onnx_dir = onnx_dir
+        self.port = free_port()
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+        self.env.update(PYTHONUNBUFFERED="1", **env)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.http = httpx.Client(base_url=self.base_url, timeout=60)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 240) -> Server:
+        """Start `up` and wait until /readyz answers 200 (the model loaded, Redis and the worker up)."""
+        link = DataPaths(self.data_dir).cache / "onnx"
+        if not (link.exists() or link.is_symlink()):
+            self.onnx_dir.mkdir(parents=True, exist_ok=True)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(self.onnx_dir.resolve(), target_is_directory=True)
+        command = ["up", "--data-dir", str(self.data_dir), "--port", str(self.port)]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "kb_server", *command],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=REPO,
+            )
+        try:
+            self._wait_ready(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self, timeout_s: float) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"kb-server up exited with {self.process.returncode}:\n{self.tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if self.http.get("/readyz", timeout=5).status_code == 200:
+                    return
+            time.sleep(0.3)
+        raise TimeoutError(f"{self.base_url}/readyz not ready after {timeout_s:.0f} s:\n{self.tail()}")
+
+    def stop(self, grace_s: float = 60) -> None:
+        """SIGTERM, which stops the API, the worker and Redis in order; SIGKILL if that takes too long
+        (the children then get SIGTERM through their parent-death signal)."""
+        self.http.close()
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+    def tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def create_kb(http: httpx.Client, name: str) -> dict[str, Any]:
+    r = http.post("/api/kbs", json={"name": name})
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def upload_paths(http: httpx.Client, kb: str, paths: list[Path]) -> list[dict[str, Any]]:
+    """Every path in one multipart request; one entry per file (status queued, duplicate…)."""
+    r = http.post(f"/api/kbs/{kb}/files", files=[("files", (p.name, p.read_bytes())) for p in paths])
+    assert r.status_code == 202, r.text
+    return list(r.json()["files"])
+
+
+def list_files(http: httpx.Client, kb: str) -> list[dict[str, Any]]:
+    r = http.get(f"/api/kbs/{kb}/files")
+    assert r.status_code == 200, r.text
+    return list(r.json()["files"])
+
+
+def wait_settled(
+    http: httpx.Client, kb: str, expected: int | None = None, timeout_s: float = 300
+) -> list[dict[str, Any]]:
+    """Poll every 0.5 s until every file is done or failed (and, if given, there are `expected` files)."""
+    deadline = time.monotonic() + timeout_s
+    files: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            files = list_files(http, kb)
+            if all(f["status"] in ("done", "failed") for f in files) and expected in (None, len(files)):
+                return files
+        time.sleep(0.5)
+    states = ", ".join(f"{f['name']}={f['status']}" for f in files)
+    raise TimeoutError(f"files of {kb} not settled after {timeout_s:.0f} s: {states}")
