@@ -23,9 +23,12 @@ SQLITE_BUSY_TIMEOUT_S = 60
 class Database:
     """Two session factories over one database: read (deferred) and write (serialised)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> None:
+        """`busy_timeout_s`: how long an SQLite statement waits for another writer before it fails
+        with "database is locked"."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.busy_timeout_s = busy_timeout_s
         self.write_engine = self._engine(immediate=True)
         self.read_engine = self._engine(immediate=False) if self.is_sqlite else self.write_engine
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
@@ -36,7 +39,7 @@ class Database:
             return create_engine(self.url, pool_pre_ping=True)
         engine = create_engine(
             self.url,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+            connect_args={"timeout": self.busy_timeout_s, "check_same_thread": False},
         )
 
         @event.listens_for(engine, "connect")
@@ -46,7 +49,7 @@ class Database:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+            cursor.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
             cursor.close()
 
         @event.listens_for(engine, "begin")

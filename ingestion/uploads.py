@@ -39,7 +39,7 @@ class StagingWriter:
         self._max = max_bytes
         self._digest = hashlib.sha256()
 
-    def write(self, block: bytes) -> None:
+    def write(self, block: bytes | bytearray) -> None:
         """Raises: OverflowError past `max_bytes` (call `abort` then)."""
         self.size += len(block)
         if self._max is not None and self.size > self._max:

@@ -19,6 +19,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from catalog.database import SQLITE_BUSY_TIMEOUT_S
 from ingestion.settings import IngestionSettings
 from llm.settings import LLMSettings
 from vectorstore.settings import EmbeddingSettings, RerankSettings, VectorIndexSettings
@@ -89,6 +90,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     redis_url: str | None = Field(default=None, description="unset: kb-server runs its own Redis")
     database_url: str | None = Field(default=None, description="unset: SQLite in the data dir")
+    database_busy_timeout_s: float = Field(
+        default=SQLITE_BUSY_TIMEOUT_S,
+        gt=0,
+        description="SQLite: how long the API waits for another process's write before answering 503 database_busy",
+    )
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = Field(default="text", description="json: one object per line")
     recovery_enabled: bool = True

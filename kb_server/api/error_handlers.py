@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog.errors import CatalogError, Conflict, NotFound
@@ -16,6 +17,11 @@ from llm.errors import LLMBusy, LLMError, LLMGenerationError, LLMNotInstalled, L
 from vectorstore.errors import EmbedderUnavailable, VectorStoreError
 
 log = logging.getLogger(__name__)
+
+# Another process holds the SQLite write lock past the busy timeout: the request may simply be
+# sent again, so it is a 503, not a 500.
+DATABASE_BUSY_RETRY_AFTER_S = 2
+_BUSY_WORDS = ("database is locked", "database table is locked", "database is busy")
 
 _DOMAIN_STATUS: list[tuple[type[Exception], int]] = [
     (NotFound, 404),
@@ -28,6 +34,11 @@ _DOMAIN_STATUS: list[tuple[type[Exception], int]] = [
 
 def error_body(code: str, detail: object) -> dict[str, object]:
     return {"code": code, "detail": detail}
+
+
+def is_database_busy(exc: OperationalError) -> bool:
+    message = str(exc.orig).lower()
+    return any(word in message for word in _BUSY_WORDS)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -77,3 +88,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse(error_body("internal_error", "an unexpected error occurred"), status_code=500)
+
+    @app.exception_handler(OperationalError)
+    async def _database_error(request: Request, exc: OperationalError) -> JSONResponse:
+        if not is_database_busy(exc):
+            return await _unexpected(request, exc)
+        log.warning("the catalog is busy: %s", exc.orig)
+        return JSONResponse(
+            error_body("database_busy", "the catalog is busy with another process's write; try again shortly"),
+            status_code=503,
+            headers={"Retry-After": str(DATABASE_BUSY_RETRY_AFTER_S)},
+        )

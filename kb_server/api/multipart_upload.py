@@ -5,6 +5,10 @@ look at it, so an oversized body would land on disk whole before we could refuse
 is parsed as it streams: each file part goes into a hashing temp file inside the data dir, and the
 request is cut off with 413 the moment a file or the whole body passes its limit (at once, when
 Content-Length already says so).
+
+The parser's callbacks only collect bytes in memory; the file I/O (create, write, hash, fsync)
+runs in a worker thread, in blocks of about a MiB, so a big upload on a slow disk never holds up
+the event loop and the other requests it serves (status polls, chat streams).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass, field
 
 from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
 from ingestion.uploads import StagedBlob, StagingWriter, UploadStore
@@ -20,6 +25,8 @@ from kb_server.errors import InvalidInput, PayloadTooLarge
 from kb_server.settings import LimitSettings
 
 FIELD = "files"
+# Bytes collected before they are handed to a thread: the parser calls back per ~64 KiB piece.
+FLUSH_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -31,9 +38,37 @@ class ReceivedFile:
 @dataclass
 class _Part:
     headers: dict[bytes, bytes] = field(default_factory=dict)
-    writer: StagingWriter | None = None
     filename: str | None = None
-    skip: bool = False
+    skip: bool = True
+
+
+@dataclass
+class _FilePart:
+    """A file part being received: bytes waiting in memory, then in its staging file."""
+
+    filename: str
+    size: int = 0
+    pending: bytearray = field(default_factory=bytearray)
+    ended: bool = False
+    writer: StagingWriter | None = None
+    staged: StagedBlob | None = None
+
+    def due(self) -> bool:
+        return self.ended or len(self.pending) >= FLUSH_BYTES
+
+    def flush(self, store: UploadStore) -> None:
+        """Blocking file I/O: run it in a thread."""
+        if self.writer is None:
+            self.writer = store.open_staging()
+        if self.pending:
+            block, self.pending = self.pending, bytearray()
+            self.writer.write(block)
+        if self.ended:
+            self.staged = self.writer.finish()
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
 
 
 def _mib(n: int) -> str:
@@ -55,7 +90,7 @@ async def receive_files(request: Request, store: UploadStore, limits: LimitSetti
     if declared is not None and declared.isdigit() and int(declared) > limits.max_request_bytes:
         raise PayloadTooLarge(f"the request is {_mib(int(declared))}; the limit is {_mib(limits.max_request_bytes)}")
 
-    received: list[ReceivedFile] = []
+    files: list[_FilePart] = []  # every file part so far; those not yet staged are flushed as they fill
     part = _Part()
     header_field = bytearray()
     header_value = bytearray()
@@ -80,31 +115,30 @@ async def receive_files(request: Request, store: UploadStore, limits: LimitSetti
         nonlocal problem
         _, disposition = parse_options_header(part.headers.get(b"content-disposition", b""))
         if disposition.get(b"name", b"").decode("utf-8", "replace") != FIELD or b"filename" not in disposition:
-            part.skip = True  # other fields are ignored
-            return
-        if len(received) >= limits.max_files_per_request:
+            return  # other fields are ignored
+        if len(files) >= limits.max_files_per_request:
             problem = InvalidInput(f"at most {limits.max_files_per_request} files per request", code="too_many_files")
-            part.skip = True
             return
-        part.filename = disposition[b"filename"].decode("utf-8", "replace")
-        part.writer = store.open_staging(limits.max_file_bytes)
+        part.skip = False
+        files.append(_FilePart(disposition[b"filename"].decode("utf-8", "replace")))
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         nonlocal problem
-        if part.writer is None or problem is not None:
+        if part.skip or problem is not None:
             return
-        try:
-            part.writer.write(data[start:end])
-        except OverflowError:
+        current = files[-1]
+        current.size += end - start
+        if current.size > limits.max_file_bytes:
             problem = PayloadTooLarge(
-                f"{part.filename!r} is larger than the per-file limit of {_mib(limits.max_file_bytes)}",
+                f"{current.filename!r} is larger than the per-file limit of {_mib(limits.max_file_bytes)}",
                 code="file_too_large",
             )
+            return
+        current.pending.extend(data[start:end])
 
     def on_part_end() -> None:
-        if part.writer is not None and problem is None:
-            received.append(ReceivedFile(part.filename, part.writer.finish()))
-            part.writer = None
+        if not part.skip:
+            files[-1].ended = True
 
     parser = MultipartParser(
         boundary,
@@ -118,6 +152,12 @@ async def receive_files(request: Request, store: UploadStore, limits: LimitSetti
             "on_part_end": on_part_end,
         },
     )
+
+    async def flush_due() -> None:
+        for item in files:
+            if item.staged is None and item.due():
+                await run_in_threadpool(item.flush, store)
+
     total = 0
     try:
         async for chunk in request.stream():
@@ -127,14 +167,14 @@ async def receive_files(request: Request, store: UploadStore, limits: LimitSetti
             parser.write(chunk)
             if problem is not None:
                 raise problem
+            await flush_due()
         parser.finalize()
         if problem is not None:
             raise problem
+        await flush_due()
     except BaseException as exc:
-        if part.writer is not None:
-            part.writer.abort()
-        for item in received:
-            store.discard(item.staged)
+        for item in files:
+            item.abort()
         if isinstance(exc, ClientDisconnect):
             raise InvalidInput("the upload was interrupted", code="upload_interrupted") from exc
         if isinstance(exc, (PayloadTooLarge, InvalidInput)):
@@ -142,6 +182,10 @@ async def receive_files(request: Request, store: UploadStore, limits: LimitSetti
         if isinstance(exc, Exception) and type(exc).__module__.startswith("python_multipart"):
             raise InvalidInput(f"malformed multipart body: {exc}", code="malformed_multipart") from exc
         raise
+    for item in files:
+        if item.staged is None:  # a part the body never closed
+            item.abort()
+    received = [ReceivedFile(item.filename, item.staged) for item in files if item.staged is not None]
     if not received:
         raise InvalidInput("no file in the multipart field 'files'", code="no_files")
     return received

@@ -4,6 +4,10 @@ The Host guard defeats DNS rebinding (a web page on another site resolving its o
 127.0.0.1 to reach this server through the visitor's browser). The API key, when configured, is
 accepted as `X-API-Key` or `Authorization: Bearer` (what OpenAI clients send); the health probes
 and the UI's static page stay open so a load balancer can probe and the page can ask for the key.
+
+Order, outermost first: Host guard → CORS → key guard. A browser's preflight carries no key (it
+cannot), so CORS must answer it before the key is asked for; and the key guard's 401 passes back
+through CORS, so a page on an allowed origin can read why it was refused.
 """
 
 from __future__ import annotations
@@ -21,27 +25,32 @@ OPEN_PATHS = ("/healthz", "/readyz", "/", "/favicon.ico")
 OPEN_PREFIXES = ("/static/",)
 
 
-class GuardMiddleware:
-    def __init__(self, app: ASGIApp, trusted_hosts: list[str], api_key: str | None) -> None:
+class HostGuardMiddleware:
+    def __init__(self, app: ASGIApp, trusted_hosts: list[str]) -> None:
         self.app = app
         self.any_host = "*" in trusted_hosts
         self.hosts = {h.lower().strip("[]") for h in trusted_hosts}
-        self.api_key = api_key.encode() if api_key else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        host = _host_name(headers.get("host", ""))
-        if not self.any_host and host not in self.hosts:
-            detail = f"Host {host!r} is not trusted; add it to trusted_hosts (KB_TRUSTED_HOSTS) to serve it"
-            await _json(send, 400, "untrusted_host", detail)
-            return
-        path: str = scope["path"]
-        if self.api_key and path not in OPEN_PATHS and not path.startswith(OPEN_PREFIXES):
-            offered = headers.get("x-api-key", "")
-            bearer = headers.get("authorization", "")
+        if scope["type"] == "http" and not self.any_host:
+            host = _host_name(_header(scope, b"host"))
+            if host not in self.hosts:
+                detail = f"Host {host!r} is not trusted; add it to trusted_hosts (KB_TRUSTED_HOSTS) to serve it"
+                await _json(send, 400, "untrusted_host", detail)
+                return
+        await self.app(scope, receive, send)
+
+
+class ApiKeyMiddleware:
+    def __init__(self, app: ASGIApp, api_key: str) -> None:
+        self.app = app
+        self.api_key = api_key.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] == "http" and path not in OPEN_PATHS and not path.startswith(OPEN_PREFIXES):
+            offered = _header(scope, b"x-api-key")
+            bearer = _header(scope, b"authorization")
             if bearer.lower().startswith("bearer "):
                 offered = offered or bearer[7:].strip()
             if not hmac.compare_digest(offered.encode(), self.api_key):
@@ -54,6 +63,13 @@ class GuardMiddleware:
                 )
                 return
         await self.app(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return ""
 
 
 def _host_name(host: str) -> str:
@@ -73,6 +89,9 @@ async def _json(
 
 
 def install_security(app: FastAPI, settings: Settings) -> None:
+    # Starlette runs the middleware added last first.
+    if settings.api_key:
+        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key.get_secret_value())
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -80,8 +99,7 @@ def install_security(app: FastAPI, settings: Settings) -> None:
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["content-type", "x-api-key", "authorization"],
         )
-    key = settings.api_key.get_secret_value() if settings.api_key else None
     hosts = (
         [*settings.trusted_hosts, settings.host] if settings.host not in ("0.0.0.0", "::") else settings.trusted_hosts
     )
-    app.add_middleware(GuardMiddleware, trusted_hosts=hosts, api_key=key)
+    app.add_middleware(HostGuardMiddleware, trusted_hosts=hosts)

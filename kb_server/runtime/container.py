@@ -89,7 +89,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
     paths = DataPaths(settings.data_dir)
     paths.ensure()
     broker_url = resolve_broker_url(settings, paths)
-    db = Database(database_url(settings, paths))
+    db = Database(database_url(settings, paths), settings.database_busy_timeout_s)
     migrate(db)
     embedder = embedder or build_embedder(settings.embedding, cache_dir=paths.cache)
     segments = SegmentStore(paths.kbs)
