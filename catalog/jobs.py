@@ -80,6 +80,13 @@ def _dead_holder(db: Database, file_id: int) -> str | None:
     return owner if is_dead_here(owner) else None
 
 
+def kb_embedder(db: Database, kb_id: int) -> tuple[str, int] | None:
+    """The embedder identity and dimension the knowledge base was built with."""
+    with db.read() as s:
+        row = s.execute(select(KnowledgeBase.embedder, KnowledgeBase.dim).where(KnowledgeBase.id == kb_id)).first()
+        return (row[0], int(row[1])) if row is not None else None
+
+
 def renew(db: Database, file_id: int, owner: str, lease_s: float) -> bool:
     """Extend the lease; False when it was lost (file deleted, re-queued or taken over)."""
     now = utcnow()

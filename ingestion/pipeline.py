@@ -32,6 +32,7 @@ from ingestion.uploads import UploadStore
 from vectorstore import Embedder, Segment, SegmentStore
 from vectorstore.ids import MAX_CHUNKS_PER_FILE, chunk_id
 from vectorstore.keyword_index import KeywordSegmentStore
+from vectorstore.model_spec import same_vector_space
 from vectorstore.tokenize import tokenize
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,14 @@ def _run(
         if on_progress:
             on_progress(stage, current, total, fraction)
 
+    recorded = jobs.kb_embedder(ctx.db, claim.kb_id)
+    embedder = ctx.embedder
+    if recorded is not None and not same_vector_space(recorded[0], embedder.identity, recorded[1], embedder.dim):
+        raise DocumentError(
+            f"this worker embeds with {embedder.name} ({embedder.dim}-d) but the knowledge base was built with "
+            f"{recorded[0].split('|', 1)[0]} ({recorded[1]}-d): run the worker with the KB's embedder, then re-ingest",
+            code="embedder_mismatch",
+        )
     report("parsing", 0, 1)
     path = ctx.uploads.path(claim.sha256)
     if not path.exists():

@@ -12,6 +12,7 @@ class Embedder(Protocol):
 
     name: str
     dim: int
+    identity: str  # model, weights, pooling, dimension, family: see ModelSpec.identity
 
     def embed_documents(self, texts: list[str]) -> np.ndarray: ...
 

@@ -105,6 +105,7 @@ class SentenceTransformerEmbedder:
         if dim is None:
             raise EmbedderUnavailable(f"model at {location} does not report its dimension")
         self.dim = int(dim)
+        self.identity = model_spec(location, settings).identity(self.name, self.dim)
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -146,6 +147,7 @@ def build_embedder(settings: EmbeddingSettings, cache_dir: Path | None = None, p
     location = resolve_model_location(settings)
     spec = model_spec(location, settings)
     embedder = _select_backend(settings, spec, cache_dir, threads)
+    embedder.identity = spec.identity(embedder.name, embedder.dim)
     if cache_dir is None or not settings.vector_cache or not spec.local:
         return embedder
     from vectorstore.vector_cache import CachedEmbedder, VectorCache

@@ -32,6 +32,13 @@ class ModelSpec:
     max_seq_length: int
     fingerprint: str  # hex sha256; of the name only for a hub model
 
+    def identity(self, name: str, dim: int, family: str = "transformer") -> str:
+        """What a knowledge base records of the embedder that built it: vectors of two embedders
+        with different identities are not comparable. Torch and the int8 ONNX export of one model
+        share a family (their vectors agree to cosine ≥ 0.99, checked when the export is built)."""
+        pooling = self.pooling or "other"
+        return f"{name}|{self.fingerprint[:16]}|{pooling}|{dim}|{family}"
+
     def key(self, backend: str) -> str:
         """A short stable id of (model, pooling, normalisation, length, backend)."""
         text = f"{self.fingerprint}|{self.pooling}|{self.normalize}|{self.max_seq_length}|{backend}"
@@ -121,3 +128,14 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def same_vector_space(recorded: str, identity: str, recorded_dim: int, dim: int) -> bool:
+    """Whether a KB recorded as `recorded` can be searched and written by the embedder `identity`.
+
+    Knowledge bases made before identities were recorded hold only the embedder's name: for them
+    the name and the dimension must match.
+    """
+    if "|" in recorded:
+        return recorded == identity
+    return recorded == identity.split("|", 1)[0] and recorded_dim == dim

@@ -77,6 +77,7 @@ class OnnxEmbedder:
         self._query_instruction = query_instruction
         self.name = name
         self.dim = self.config.dim
+        self.identity = name  # build_embedder sets the full identity
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)

@@ -103,6 +103,7 @@ class CachedEmbedder:
         self.cache = cache
         self.name = inner.name
         self.dim = inner.dim
+        self.identity = inner.identity
         self.backend = getattr(inner, "backend", "torch")
         self.hits = 0
         self.misses = 0

@@ -17,6 +17,7 @@ from ingestion.uploads import StagedBlob
 from kb_server.errors import TooManyRequests
 from kb_server.runtime.container import Services
 from kb_server.schemas import FileAccepted, UploadError
+from kb_server.services.search import check_embedder
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ def register_uploads(
     enqueue its ingestion. Every staged temp file is either committed or removed."""
     try:
         kb = repository.get_kb(services.db, kb_name)
+        check_embedder(services, kb)
     except BaseException:
         for _, blob in staged:
             services.uploads.discard(blob)

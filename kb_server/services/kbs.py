@@ -11,7 +11,7 @@ from kb_server.services.files import release_blob
 
 
 def create_kb(services: Services, name: str, description: str) -> KnowledgeBase:
-    return repository.create_kb(services.db, name, description, services.embedder.name, services.embedder.dim)
+    return repository.create_kb(services.db, name, description, services.embedder.identity, services.embedder.dim)
 
 
 def list_kbs(services: Services) -> list[tuple[KnowledgeBase, int, int]]:

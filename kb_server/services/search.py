@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 
 from catalog import repository
-from catalog.errors import Conflict
+from catalog.errors import EmbedderMismatch
 from catalog.models import Chunk, KnowledgeBase
 from kb_server.errors import InvalidInput
 from kb_server.runtime.container import Services
@@ -27,6 +27,7 @@ from kb_server.schemas import SearchHit
 from kb_server.settings import SearchSettings
 from vectorstore.errors import SegmentCorrupt
 from vectorstore.keyword_blocks import BlockKeywordIndex
+from vectorstore.model_spec import same_vector_space
 from vectorstore.rerank import Reranker, relevance
 from vectorstore.tokenize import TokenizerName, han_share, tokenize
 
@@ -63,7 +64,7 @@ def search(
 
     Raises:
         NotFound: no such knowledge base.
-        Conflict: the KB was built with another embedding model than the one loaded.
+        EmbedderMismatch: the KB was built with another embedder than the one loaded.
         InvalidInput: `rerank` is True and no reranker is configured.
     """
     settings = services.settings.search
@@ -72,7 +73,7 @@ def search(
     reranker = _reranker(services, rerank)
     wanted = max(top_k, services.settings.rerank.top_n) if reranker else top_k
     kb = repository.get_kb(services.db, kb_name)
-    _check_embedder(services, kb)
+    check_embedder(services, kb)
     version = repository.kb_version(services.db, kb.id)
     pool = max(settings.candidates, wanted * 4)
     dense: dict[int, float] = {}
@@ -137,12 +138,14 @@ def _rerank(services: Services, reranker: Reranker, query: str, hits: list[Searc
     return reranked + tail
 
 
-def _check_embedder(services: Services, kb: KnowledgeBase) -> None:
-    if kb.dim != services.embedder.dim:
-        raise Conflict(
-            f"knowledge base {kb.name!r} was built with {kb.embedder} ({kb.dim}-d vectors); the "
-            f"server runs {services.embedder.name} ({services.embedder.dim}-d): re-ingest or switch back",
-            code="embedder_mismatch",
+def check_embedder(services: Services, kb: KnowledgeBase) -> None:
+    """Raises: EmbedderMismatch (409) when the KB was built with another embedder."""
+    embedder = services.embedder
+    if not same_vector_space(kb.embedder, embedder.identity, kb.dim, embedder.dim):
+        raise EmbedderMismatch(
+            f"knowledge base {kb.name!r} was built with {kb.embedder.split('|', 1)[0]} ({kb.dim}-d vectors); "
+            f"the server runs {embedder.name} ({embedder.dim}-d): run it with the KB's embedder, or make a "
+            "new knowledge base and ingest the files again"
         )
 
 

@@ -230,7 +230,7 @@ class _FlakyEmbedder:
     """The real embedder behind a database that blips `faults` times (as a restarting PostgreSQL does)."""
 
     def __init__(self, real: Embedder, faults: int) -> None:
-        self.real, self.faults, self.dim, self.name = real, faults, real.dim, real.name
+        self.real, self.faults, self.dim, self.name, self.identity = real, faults, real.dim, real.name, real.identity
 
     def embed_documents(self, texts: list[str]) -> object:
         if self.faults:

@@ -18,6 +18,7 @@ class CountingEmbedder:
     """Deterministic vectors from the text, counting every text it is asked to embed."""
 
     name = "counting"
+    identity = "counting|fake"
     dim = DIM
     backend = "fake"
 
@@ -121,7 +122,7 @@ def test_the_real_model_is_not_asked_twice_for_a_re_ingested_file(embedder: Embe
     calls: list[int] = []
 
     class Spy:
-        name, dim = embedder.name, embedder.dim
+        name, dim, identity = embedder.name, embedder.dim, embedder.identity
 
         def embed_documents(self, texts: list[str]) -> np.ndarray:
             calls.append(len(texts))
