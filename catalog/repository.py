@@ -1,11 +1,22 @@
-"""Catalog reads and writes used by the API: knowledge bases, files, tasks, chunks."""
+"""Catalog reads and writes used by the API: knowledge bases, files, tasks, chunks.
+
+Stored bytes are shared by every file with the same sha256, in any knowledge base, and may be
+written and deleted by any process on the data dir (API processes, `KBVectorStore.open`, doctor).
+So whether they may be deleted is decided in the database: placing the bytes and registering a
+file that refers to them is one write transaction, "no file refers to them" and deleting them is
+another, and both hold the sha256's lock — on SQLite the write lock that BEGIN IMMEDIATE takes, on
+PostgreSQL a transaction-scoped advisory lock keyed by the sha256. They never interleave: either
+the file is registered first and the bytes stay, or they are deleted first and the upload puts
+them back.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -72,16 +83,32 @@ class Registration:
     created: bool
 
 
-def register_file(db: Database, kb_id: int, sha256: str, name: str, size: int, mime: str, task_id: str) -> Registration:
+def register_file(
+    db: Database,
+    kb_id: int,
+    sha256: str,
+    name: str,
+    size: int,
+    mime: str,
+    task_id: str,
+    place: Callable[[], object] | None = None,
+) -> Registration:
     """Record an upload, or find the file with the same bytes already in this knowledge base.
 
-    The UNIQUE(kb_id, sha256) constraint is what makes concurrent duplicate uploads safe.
+    `place` puts the bytes in the store; it runs under the sha256's lock, in the transaction that
+    registers the file, so `collect_blob` cannot delete them in between. The UNIQUE(kb_id, sha256)
+    constraint is what makes concurrent duplicate uploads safe.
+
+    Raises:
+        Exception: what `place` raises; nothing is registered then.
     """
-    existing = _file_by_sha(db, kb_id, sha256)
-    if existing is not None:
-        return Registration(existing, created=False)
     try:
-        with db.write() as s:
+        with _blob_transaction(db, sha256) as s:
+            if place is not None:
+                place()
+            existing = s.scalar(select(File).where(File.kb_id == kb_id, File.sha256 == sha256))
+            if existing is not None:
+                return Registration(existing, created=False)
             file = File(kb_id=kb_id, sha256=sha256, name=name, size=size, mime=mime, task_id=task_id)
             s.add(file)
             s.flush()
@@ -92,6 +119,40 @@ def register_file(db: Database, kb_id: int, sha256: str, name: str, size: int, m
         if existing is None:
             raise
         return Registration(existing, created=False)
+
+
+def collect_blob(db: Database, sha256: str, delete_bytes: Callable[[], object]) -> bool:
+    """Delete stored bytes (`delete_bytes`) if no file refers to them; True if they were deleted.
+
+    Decided and done under the sha256's lock, so an upload registering the same bytes in another
+    process either comes first (the bytes stay) or after (it puts them back).
+    """
+    with _blob_transaction(db, sha256) as s:
+        if s.scalar(select(func.count(File.id)).where(File.sha256 == sha256)):
+            return False
+        delete_bytes()
+        return True
+
+
+# PostgreSQL advisory locks of stored bytes: (this namespace, 32 bits of the sha256). The two-key
+# form never meets the one-key lock of the migrations; two digests sharing 32 bits only wait.
+_BLOB_LOCK_NAMESPACE = 0x6B62_6C62  # "kblb"
+
+
+@contextmanager
+def _blob_transaction(db: Database, sha256: str) -> Iterator[Session]:
+    with db.write() as s:
+        match db.write_engine.dialect.name:
+            case "sqlite":
+                s.connection()  # BEGIN IMMEDIATE now: one writer at a time across every process
+            case "postgresql":
+                key = int(sha256[:8], 16)
+                if key >= 1 << 31:  # as a signed int4
+                    key -= 1 << 32
+                s.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": _BLOB_LOCK_NAMESPACE, "key": key})
+            case other:
+                raise NotImplementedError(f"no lock for stored bytes on {other}: use SQLite or PostgreSQL")
+        yield s
 
 
 def _file_by_sha(db: Database, kb_id: int, sha256: str) -> File | None:

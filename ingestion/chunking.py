@@ -150,7 +150,7 @@ def _sections(elements: list[Element]) -> list[_Section]:
     sections: list[_Section] = []
     current = _Section(title=None)
     for element in elements:
-        where = element.location()
+        where = element.chunk_metadata()
         if element.category == "Title":
             if current.parts or current.title:
                 sections.append(current)

@@ -2,19 +2,26 @@
 
 unstructured reads any JSON that is not its own element format as one run of raw text, braces
 and quotes included. Flattened, each value keeps the keys that say what it is.
+
+A LangChain Document serialised as LangChain does (`langchain_core.load.dumpd`: `{"lc": 1, "type":
+"constructor", "id": [..., "Document"], "kwargs": {"page_content", "metadata"}}`) is read as its
+text, and its metadata is kept on every chunk: that is how `KBVectorStore.add_texts` hands a
+text's metadata to ingestion.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
-from ingestion.elements import Element
+from ingestion.elements import DOCUMENT_METADATA, Element
 from ingestion.errors import DocumentError
 from ingestion.tables import rows_to_lines
 
 MAX_DEPTH = 64
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
 def parse_json(path: Path, mime: str) -> list[Element]:
@@ -28,9 +35,31 @@ def parse_json(path: Path, mime: str) -> list[Element]:
         value = _decode(raw)
     except RecursionError as exc:  # the decoder recurses once per level
         raise _too_deep() from exc
+    if _is_langchain_document(value):
+        return _document_elements(value["kwargs"], mime)
     elements: list[Element] = []
     _walk(value, "", elements, {"filetype": mime}, 0)
     return elements
+
+
+def _is_langchain_document(value: Any) -> bool:
+    if not isinstance(value, dict) or value.get("lc") != 1 or value.get("type") != "constructor":
+        return False
+    kwargs, ident = value.get("kwargs"), value.get("id")
+    return (
+        isinstance(ident, list)
+        and ident[-1:] == ["Document"]
+        and isinstance(kwargs, dict)
+        and isinstance(kwargs.get("page_content"), str)
+        and isinstance(kwargs.get("metadata", {}), dict)
+    )
+
+
+def _document_elements(kwargs: dict[str, Any], mime: str) -> list[Element]:
+    """The text by paragraphs, each carrying the document's metadata."""
+    meta = {"filetype": mime, DOCUMENT_METADATA: dict(kwargs.get("metadata") or {})}
+    paragraphs = (p.strip() for p in _PARAGRAPH_BREAK.split(kwargs["page_content"]))
+    return [Element(p, "Text", dict(meta)) for p in paragraphs if p]
 
 
 def _decode(raw: str) -> Any:

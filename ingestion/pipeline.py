@@ -163,7 +163,7 @@ def _run(
         raise DocumentError(f"the file yields more than {MAX_CHUNKS_PER_FILE} chunks", code="too_many_chunks")
     source = PurePosixPath(claim.name).name
     rows = [
-        jobs.ChunkRow(chunk_id(claim.file_id, i), i, d.text, {**d.meta, "source": source}) for i, d in enumerate(drafts)
+        jobs.ChunkRow(chunk_id(claim.file_id, i), i, d.text, {"source": source, **d.meta}) for i, d in enumerate(drafts)
     ]
 
     texts = [r.text for r in rows]

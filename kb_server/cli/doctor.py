@@ -350,9 +350,8 @@ class Doctor:
         return _unlink(path)
 
     def _delete_blob(self, sha: str) -> str:
-        if repository.sha_in_use(self.db, sha):  # registered since it was checked
-            return "kept: a file refers to it now"
-        self.uploads.delete(sha)
+        if not repository.collect_blob(self.db, sha, partial(self.uploads.delete, sha)):
+            return "kept: a file refers to it now"  # registered since it was checked
         return "deleted"
 
     def _delete_chunks(self, file_ids: list[int]) -> str:

@@ -3,15 +3,19 @@
     store = KBVectorStore.open(load_settings(), kb="faq")   # same data dir as the server
     docs = store.as_retriever(search_kwargs={"k": 4}).invoke("How do I make a binary?")
 
-    retriever = KBServerRetriever(base_url="http://127.0.0.1:8077", kb="faq", k=4)
+    retriever = KBServerRetriever(base_url="http://127.0.0.1:8077", kb="faq", k=4, api_key="…")
 
 `add_texts` goes through kb-server's own ingestion (one queued file per text) rather than writing
 vectors directly, so the duplicate policy, chunking and crash-safety stay the same for every path.
+A text with metadata is queued as a LangChain-serialised Document (`text-N.json`), which ingestion
+reads as its text with the metadata kept on each chunk: the metadata is part of the file, so it
+survives re-ingestion and takes part in the duplicate check (same text, other metadata: another file).
 """
 
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +25,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.vectorstores import VectorStore
+from pydantic import SecretStr
 
 from kb_server.runtime.container import Services, build_services
 from kb_server.schemas import SearchHit
@@ -39,6 +44,20 @@ def _document(hit: SearchHit | dict[str, Any]) -> Document:
         "score": h["score"],
     }
     return Document(page_content=h["text"], metadata=meta, id=str(h["chunk_id"]))
+
+
+def _as_file(i: int, text: str, metadata: dict[str, Any] | None) -> file_service.IncomingFile:
+    """A plain text as `.txt`; with metadata, as the JSON that `langchain_core.load.dumpd` makes of a Document."""
+    if not metadata:
+        return file_service.IncomingFile(f"text-{i}.txt", io.BytesIO(text.encode("utf-8")))
+    document = {
+        "lc": 1,
+        "type": "constructor",
+        "id": ["langchain", "schema", "document", "Document"],
+        "kwargs": {"page_content": text, "metadata": metadata, "type": "Document"},
+    }
+    body = json.dumps(document, ensure_ascii=False, default=str).encode("utf-8")
+    return file_service.IncomingFile(f"text-{i}.json", io.BytesIO(body))
 
 
 class _EmbedderAdapter(Embeddings):
@@ -83,10 +102,18 @@ class KBVectorStore(VectorStore):
     def add_texts(
         self, texts: Iterable[str], metadatas: list[dict[str, Any]] | None = None, **kwargs: Any
     ) -> list[str]:
-        """Queue each text as a `.txt` file for ingestion; returns the file ids (as strings)."""
-        incoming = [
-            file_service.IncomingFile(f"text-{i}.txt", io.BytesIO(text.encode("utf-8"))) for i, text in enumerate(texts)
-        ]
+        """Queue each text as a file for ingestion; returns the file ids (as strings).
+
+        Each text's metadata ends up in the metadata of its chunks, except `source`: kb-server sets
+        that to the file's name (`text-N.json`). Values that are not JSON are stored as strings.
+
+        Raises:
+            ValueError: `metadatas` is not one dict per text.
+        """
+        texts = list(texts)
+        if metadatas is not None and len(metadatas) != len(texts):
+            raise ValueError(f"{len(metadatas)} metadatas for {len(texts)} texts: give one per text")
+        incoming = [_as_file(i, text, metadatas[i] if metadatas else None) for i, text in enumerate(texts)]
         accepted = file_service.upload_files(self.services, self.kb, incoming)
         return [str(a.file_id) for a in accepted if a.file_id is not None]
 
@@ -105,11 +132,16 @@ class KBServerRetriever(BaseRetriever):
     k: int = 4
     score_threshold: float | None = None
     timeout_s: float = 30.0
+    api_key: SecretStr | None = None
+    """The server's `api_key` (KB_API_KEY), sent as `X-API-Key`; None for a server without one."""
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         body: dict[str, Any] = {"query": query, "top_k": self.k}
         if self.score_threshold is not None:
             body["score_threshold"] = self.score_threshold
-        r = httpx.post(f"{self.base_url.rstrip('/')}/api/kbs/{self.kb}/search", json=body, timeout=self.timeout_s)
+        headers = {"X-API-Key": self.api_key.get_secret_value()} if self.api_key else {}
+        r = httpx.post(
+            f"{self.base_url.rstrip('/')}/api/kbs/{self.kb}/search", json=body, headers=headers, timeout=self.timeout_s
+        )
         r.raise_for_status()
         return [_document(h) for h in r.json()["results"]]

@@ -77,7 +77,6 @@ class Services:
     reranker: Reranker | None = None
     keyword_indexes: dict[tuple[int, str], BlockKeywordIndex] = field(default_factory=dict)
     embed_lock: threading.Lock = field(default_factory=threading.Lock)
-    blob_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def close(self) -> None:
         self.db.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
@@ -55,48 +56,45 @@ def register_uploads(
 ) -> list[FileAccepted]:
     """Check each staged upload's type, store it content-addressed, register it once per KB and
     enqueue its ingestion. Every staged temp file is either committed or removed."""
+    accepted: list[FileAccepted] = []
+    done = 0
     try:
         kb = repository.get_kb(services.db, kb_name)
         check_embedder(services, kb)
+        for raw_name, blob in staged:
+            accepted.append(_register_one(services, kb.id, raw_name, blob))
+            done += 1
     except BaseException:
-        for _, blob in staged:
+        for _, blob in staged[done:]:
             services.uploads.discard(blob)
         raise
-    accepted: list[FileAccepted] = []
-    for raw_name, blob in staged:
-        name = display_name(raw_name)
-        try:
-            kind = detect_kind(name, blob.head(SNIFF_BYTES), blob.tmp_path)
-        except UnsupportedFile as exc:
-            services.uploads.discard(blob)
-            accepted.append(
-                FileAccepted(
-                    file_id=None,
-                    name=name,
-                    sha256=blob.sha256,
-                    status="rejected",
-                    task_id=None,
-                    error=UploadError(code=exc.code, detail=exc.detail),
-                )
-            )
-            continue
-        task_id = uuid.uuid4().hex
-        # Committing bytes and registering them is atomic with respect to deletes (see release_blob).
-        with services.blob_lock:
-            services.uploads.commit(blob)
-            reg = repository.register_file(services.db, kb.id, blob.sha256, name, blob.size, kind.mime, task_id)
-        if not reg.created:
-            accepted.append(
-                FileAccepted(
-                    file_id=reg.file.id, name=name, sha256=blob.sha256, status="duplicate", task_id=reg.file.task_id
-                )
-            )
-            continue
-        send_ingest(services.celery, services.db, reg.file.id, task_id)
-        accepted.append(
-            FileAccepted(file_id=reg.file.id, name=name, sha256=blob.sha256, status="queued", task_id=task_id)
-        )
     return accepted
+
+
+def _register_one(services: Services, kb_id: int, raw_name: str | None, blob: StagedBlob) -> FileAccepted:
+    name = display_name(raw_name)
+    try:
+        kind = detect_kind(name, blob.head(SNIFF_BYTES), blob.tmp_path)
+    except UnsupportedFile as exc:
+        services.uploads.discard(blob)
+        return FileAccepted(
+            file_id=None,
+            name=name,
+            sha256=blob.sha256,
+            status="rejected",
+            task_id=None,
+            error=UploadError(code=exc.code, detail=exc.detail),
+        )
+    task_id = uuid.uuid4().hex
+    # The bytes are put in place in the transaction that registers them (see release_blob).
+    place = partial(services.uploads.commit, blob)
+    reg = repository.register_file(services.db, kb_id, blob.sha256, name, blob.size, kind.mime, task_id, place)
+    if not reg.created:
+        return FileAccepted(
+            file_id=reg.file.id, name=name, sha256=blob.sha256, status="duplicate", task_id=reg.file.task_id
+        )
+    send_ingest(services.celery, services.db, reg.file.id, task_id)
+    return FileAccepted(file_id=reg.file.id, name=name, sha256=blob.sha256, status="queued", task_id=task_id)
 
 
 def check_capacity(services: Services, kb_name: str) -> None:
@@ -137,12 +135,10 @@ def delete_file(services: Services, kb_name: str, file_id: int) -> None:
 def release_blob(services: Services, sha256: str) -> None:
     """Delete stored bytes no file refers to any more.
 
-    Under the same lock as upload's commit-and-register, so bytes that a concurrent upload of the
-    same content is about to reference are never removed.
+    Decided in the database under the sha256's lock, which an upload of the same bytes holds while
+    it puts them in place and registers them — in this process or any other on the data dir.
     """
-    with services.blob_lock:
-        if not repository.sha_in_use(services.db, sha256):
-            services.uploads.delete(sha256)
+    repository.collect_blob(services.db, sha256, partial(services.uploads.delete, sha256))
 
 
 def reingest_file(services: Services, kb_name: str, file_id: int) -> File:

@@ -107,3 +107,44 @@ def test_delete_file_bumps_the_version_and_reports_missing_files(db: Database, k
     with pytest.raises(NotFound) as info:
         repository.delete_file(db, kb.id, file.id)
     assert info.value.code == "file_not_found"
+
+
+def test_stored_bytes_are_collected_only_when_no_file_refers_to_them(db: Database, kb: KnowledgeBase) -> None:
+    deleted: list[str] = []
+    file = register(db, kb).file
+
+    assert repository.collect_blob(db, SHA_A, lambda: deleted.append(SHA_A)) is False
+    repository.delete_file(db, kb.id, file.id)
+    assert repository.collect_blob(db, SHA_A, lambda: deleted.append(SHA_A)) is True
+    assert deleted == [SHA_A]
+
+
+def test_collecting_bytes_waits_for_an_upload_that_is_placing_them(db: Database, kb: KnowledgeBase) -> None:
+    # Another connection stands for another process: the lock is the database's, not a thread lock.
+    placing, go_on = threading.Event(), threading.Event()
+    deleted: list[str] = []
+    collected: list[bool] = []
+
+    def place() -> None:
+        placing.set()
+        assert go_on.wait(30)
+
+    uploader = threading.Thread(
+        target=lambda: repository.register_file(db, kb.id, SHA_A, "a.txt", 10, "text/plain", "task-u", place)
+    )
+    collector = threading.Thread(
+        target=lambda: collected.append(repository.collect_blob(db, SHA_A, lambda: deleted.append(SHA_A)))
+    )
+    uploader.start()
+    assert placing.wait(30)
+    collector.start()
+    collector.join(timeout=1.0)
+    waited = collector.is_alive()
+    go_on.set()
+    uploader.join(timeout=30)
+    collector.join(timeout=30)
+
+    assert waited, "the collector decided while the upload was placing the bytes"
+    assert collected == [False]
+    assert deleted == []
+    assert repository.sha_in_use(db, SHA_A)
