@@ -3,20 +3,17 @@
     IngestionError
      ├── UnsupportedFile   a file type kb-server cannot read (rejected at upload)
      ├── DocumentError     a file that cannot be parsed: corrupt, encrypted, empty (no retry)
-     └── TransientError    a passing fault (database busy, broker down): retried with backoff
+     ├── TransientError    a passing fault (database busy, broker down): retried with backoff
+     └── LeaseLost         the run's lease was taken away: the run stops writing
 
 Each carries a stable `code` that the API and the file status show.
 """
 
+from catalog.errors import CodedError
 
-class IngestionError(Exception):
+
+class IngestionError(CodedError):
     code = "ingestion_error"
-
-    def __init__(self, detail: str, *, code: str | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        if code:
-            self.code = code
 
 
 class UnsupportedFile(IngestionError):

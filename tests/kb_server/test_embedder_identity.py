@@ -11,12 +11,13 @@ import pytest
 from catalog import jobs, repository
 from catalog.errors import EmbedderMismatch
 from catalog.owners import new_owner
-from ingestion.pipeline import IngestionContext, ingest
+from ingestion.pipeline import ingest
 from kb_server.runtime.container import build_services
 from kb_server.services import files as file_service
 from kb_server.services import search as search_service
 from kb_server.services.files import IncomingFile
 from kb_server.settings import load_settings
+from tests.support.ingest import ingestion_context
 from tests.vectorstore.bundled import bundled_embedder
 from vectorstore.model_spec import same_vector_space
 
@@ -65,14 +66,7 @@ def test_a_worker_with_another_embedder_fails_the_file_with_a_reason(services) -
     staged = services.uploads.stage(io.BytesIO(b"Notes that must not be embedded into the wrong space."))
     services.uploads.commit(staged)
     file_id = repository.register_file(services.db, kb.id, staged.sha256, "n.txt", staged.size, "", uuid.uuid4().hex)
-    ctx = IngestionContext(
-        db=services.db,
-        uploads=services.uploads,
-        segments=services.segments,
-        settings=services.settings.ingestion,
-        embedder_factory=lambda: services.embedder,
-        keywords=services.keywords,
-    )
+    ctx = ingestion_context(services)
 
     outcome = ingest(ctx, file_id.file.id, new_owner())
 

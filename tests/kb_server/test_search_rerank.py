@@ -16,12 +16,13 @@ import pytest
 
 from catalog import repository
 from catalog.owners import new_owner
-from ingestion.pipeline import IngestionContext, ingest
+from ingestion.pipeline import ingest
 from kb_server.errors import InvalidInput
 from kb_server.runtime.container import Services, build_services
 from kb_server.services import chat as chat_service
 from kb_server.services import search as search_service
 from kb_server.settings import Settings
+from tests.support.ingest import ingestion_context
 from tests.vectorstore.bundled import bundled_embedder
 from tests.vectorstore.test_rerank import save_cross_encoder
 
@@ -46,14 +47,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Pat
     services = _services(root)
     try:
         kb = repository.create_kb(services.db, KB, "", services.embedder.name, services.embedder.dim)
-        ctx = IngestionContext(
-            db=services.db,
-            uploads=services.uploads,
-            segments=services.segments,
-            settings=services.settings.ingestion,
-            embedder_factory=lambda: services.embedder,
-            keywords=services.keywords,
-        )
+        ctx = ingestion_context(services)
         for page in ("gui.html", "installed.html"):
             staged = ctx.uploads.stage(io.BytesIO((shared_data / "python-faq" / "html" / page).read_bytes()))
             ctx.uploads.commit(staged)

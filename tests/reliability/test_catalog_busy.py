@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.stack import Stack
+from tests.support.stack import Stack, api_only
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -19,13 +19,8 @@ BUSY_TIMEOUT_S = 1
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The API process (and its Redis) with a short busy timeout; no worker is needed."""
-    stack = Stack(Path(tmp_path_factory.mktemp("busy")), KB_DATABASE_BUSY_TIMEOUT_S=str(BUSY_TIMEOUT_S))
-    try:
-        stack.start_redis()
-        stack.start_api()
+    with api_only(Path(tmp_path_factory.mktemp("busy")), KB_DATABASE_BUSY_TIMEOUT_S=str(BUSY_TIMEOUT_S)) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def test_a_write_while_another_process_holds_the_lock_is_503_with_retry_after(api: Stack) -> None:

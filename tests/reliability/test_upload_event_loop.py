@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.support.processes import REPO
-from tests.support.stack import Stack
+from tests.support.stack import Stack, api_only
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -33,15 +33,9 @@ SLOW_DISK = REPO / "tests" / "support" / "slow_disk"
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The API process on a slow disk, and its Redis; the upload is only queued, so no worker is needed."""
-    stack = Stack(
-        Path(tmp_path_factory.mktemp("upload-loop")), PYTHONPATH=f"{SLOW_DISK}:{REPO}", SLOW_DISK_FSYNC_MBPS="25"
-    )
-    try:
-        stack.start_redis()
-        stack.start_api()
+    root = Path(tmp_path_factory.mktemp("upload-loop"))
+    with api_only(root, PYTHONPATH=f"{SLOW_DISK}:{REPO}", SLOW_DISK_FSYNC_MBPS="25") as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def _text_block(i: int) -> bytes:

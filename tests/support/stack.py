@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from kb_server.runtime.redis_server import EmbeddedRedis
@@ -71,3 +73,15 @@ class Stack:
     def logs_tail(self) -> str:
         procs = ([self.api] if self.api else []) + self.workers
         return "\n\n".join(f"== {p.log_path.name}\n{p.tail(40)}" for p in procs)
+
+
+@contextmanager
+def api_only(root: Path, **env: str) -> Iterator[Stack]:
+    """An API process and its Redis, no worker: for tests of what the API does before ingestion."""
+    stack = Stack(root, **env)
+    try:
+        stack.start_redis()
+        stack.start_api()
+        yield stack
+    finally:
+        stack.stop()

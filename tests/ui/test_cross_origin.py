@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from tests.support.processes import free_port
-from tests.support.stack import Stack
+from tests.support.stack import Stack, api_only
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -75,13 +75,10 @@ def page_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory, page_origin: str) -> Iterator[Stack]:
     """The API process (and its Redis) with a key and the page's origin allowed; no worker is needed."""
-    stack = Stack(Path(tmp_path_factory.mktemp("cors")), KB_API_KEY=KEY, KB_CORS_ORIGINS=json.dumps([page_origin]))
-    try:
-        stack.start_redis()
-        stack.start_api()
+    with api_only(
+        Path(tmp_path_factory.mktemp("cors")), KB_API_KEY=KEY, KB_CORS_ORIGINS=json.dumps([page_origin])
+    ) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def test_preflight_passes_before_the_key_and_a_401_carries_the_cors_headers(api: Stack, page_origin: str) -> None:
