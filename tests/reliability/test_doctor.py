@@ -76,7 +76,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Made:
     root = tmp_path_factory.mktemp("doctor") / "data"
     ctx = _context(root)
     try:
-        kb = repository.create_kb(ctx.db, "docs", "", "bundled", 384)
+        kb = repository.create_kb(ctx.db, "docs", "", bundled_embedder().identity, 384)
         done = [_register(ctx, kb.id, name, data) for name, data in notes(3, "doctor", paragraphs=2)]
         failed = _register(ctx, kb.id, "broken.pdf", b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog" + b"\x00garbage" * 50)
         outcomes = [ingest(ctx, file_id, new_owner()).status for file_id in [*done, failed]]
