@@ -55,10 +55,12 @@ def test_bulk_ingest_shows_progress_and_a_summary_then_a_second_run_skips_everyt
     # and the PDF needs OCR. qa.jsonl is picked up by the glob and skipped as an unsupported type.
     expected = sorted(
         [p.name for p in (shared_data / "python-faq" / "html").glob("*.html")]
-        + [p.name for p in shared_data.rglob("*.md")]
+        + [p.name for p in shared_data.rglob("*.md") if "python-faq-zh" not in p.parts]
     )
     assert len(expected) == 13
+    # The Chinese FAQ's Markdown pages are left out: the same content as the English pages.
     args = ["ingest", str(shared_data), "--recursive", "--include", "python-faq/*", "--include", "*.md"]
+    args += ["--exclude", "python-faq-zh/*"]
     args += ["--kb", "cli-shared", "--create", "--batch", "5"]
 
     first = kb_cli(stack, *args)
