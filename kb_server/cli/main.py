@@ -14,6 +14,8 @@ from kb_server.cli.operator_commands import OPERATOR_COMMANDS, add_operator_comm
 from kb_server.runtime.logging_setup import setup_logging
 from kb_server.settings import Settings, WorkerSettings, load_settings
 
+RETRIEVAL_MODES = ("dense", "keyword", "hybrid", "all")
+
 
 def _common(parser: argparse.ArgumentParser, *, listen: bool) -> None:
     parser.add_argument("--data-dir", type=Path, help="where all data lives (env KB_DATA_DIR; default ./data)")
@@ -48,15 +50,38 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--url", help="the server's base URL (default http://HOST:PORT from the settings)")
     ask.add_argument("--top-k", type=int, help="passages to retrieve")
     ask.add_argument("question")
-    ev = commands.add_parser("eval", help="measure retrieval (hit@k, MRR, nDCG) against a QA file, per mode")
+    ev = commands.add_parser(
+        "eval",
+        help="measure retrieval (--qa: hit@k, MRR, nDCG per mode) or chat answers (--answers) against a QA file",
+    )
     _common(ev, listen=True)
     ev.add_argument("--kb", required=True)
-    ev.add_argument("--qa", type=Path, required=True, help='JSON lines of {"question", "answer"}')
-    ev.add_argument("--mode", default="all", choices=["dense", "keyword", "hybrid", "all"])
-    ev.add_argument("--tokenizer", choices=["auto", "simple"], help="keyword tokenizer to evaluate")
-    ev.add_argument("--misses", type=Path, help="write the questions missed at rank 1 to this CSV")
-    ev.add_argument("--negatives", type=Path, help='JSON lines of {"question"} the KB cannot answer')
+    source = ev.add_mutually_exclusive_group(required=True)
+    source.add_argument("--qa", type=Path, help='retrieval: JSON lines of {"question", "answer"}')
+    source.add_argument(
+        "--answers",
+        type=Path,
+        metavar="QA",
+        help='answers: JSON lines of {"question", "answer"}, each asked through /api/chat and judged',
+    )
+    ev.add_argument(
+        "--mode",
+        choices=[*RETRIEVAL_MODES, "generate", "quote"],
+        help="retrieval: dense, keyword, hybrid or all (default); answers: generate or quote (default chat.mode)",
+    )
+    ev.add_argument("--tokenizer", choices=["auto", "simple"], help="retrieval: keyword tokenizer to evaluate")
+    ev.add_argument("--misses", type=Path, help="retrieval: write the questions missed at rank 1 to this CSV")
+    ev.add_argument(
+        "--negatives",
+        "--off-topic",
+        dest="negatives",
+        metavar="FILE",
+        type=Path,
+        help='JSON lines of {"question"} the KB cannot answer: how many are refused',
+    )
     ev.add_argument("--threshold", type=float, help="refusal threshold (default chat.score_threshold)")
+    ev.add_argument("--limit", type=int, help="answers: only the first N questions of each file")
+    ev.add_argument("--csv", type=Path, help="answers: write one row per question to this CSV")
     ev.add_argument("--url", help="the server's base URL (default http://HOST:PORT from the settings)")
     add_operator_commands(commands, _common)
     doctor = commands.add_parser("doctor", help="check that the catalog, segments, uploads and Redis agree")
@@ -97,20 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return ask(args.url or _local_url(settings), args.kb, args.question, args.top_k)
     if args.command == "eval":
-        from kb_server.cli.eval import run_eval
-
-        modes = ["dense", "keyword", "hybrid"] if args.mode == "all" else [args.mode]
-        threshold = settings.chat.score_threshold if args.threshold is None else args.threshold
-        return run_eval(
-            args.url or _local_url(settings),
-            args.kb,
-            args.qa,
-            modes,
-            args.tokenizer,
-            args.misses,
-            args.negatives,
-            threshold,
-        )
+        return _run_eval(args, settings)
     if args.command == "doctor":
         from kb_server.cli.doctor import doctor_main
 
@@ -119,6 +131,37 @@ def main(argv: list[str] | None = None) -> int:
         api_key = settings.api_key.get_secret_value() if settings.api_key else None
         return run_operator_command(args, args.url or _local_url(settings), api_key)
     return 2
+
+
+def _run_eval(args: argparse.Namespace, settings: Settings) -> int:
+    url = args.url or _local_url(settings)
+    if args.answers is not None:
+        from kb_server.cli.eval_answers import run_answer_eval
+
+        if args.mode in RETRIEVAL_MODES or args.tokenizer or args.misses:
+            print(
+                "kb-server: --answers takes --mode generate|quote; --tokenizer and --misses are for --qa",
+                file=sys.stderr,
+            )
+            return 2
+        return run_answer_eval(
+            url,
+            args.kb,
+            args.answers,
+            args.negatives,
+            mode=args.mode,
+            limit=args.limit,
+            csv_path=args.csv,
+            threshold=args.threshold,
+        )
+    from kb_server.cli.eval import run_eval
+
+    if args.mode in ("generate", "quote") or args.csv or args.limit:
+        print("kb-server: --mode generate|quote, --csv and --limit are for --answers", file=sys.stderr)
+        return 2
+    modes = ["dense", "keyword", "hybrid"] if args.mode in (None, "all") else [args.mode]
+    threshold = settings.chat.score_threshold if args.threshold is None else args.threshold
+    return run_eval(url, args.kb, args.qa, modes, args.tokenizer, args.misses, args.negatives, threshold)
 
 
 def _local_url(settings: Settings) -> str:
