@@ -6,6 +6,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+import httpx
 import pytest
 
 from kb_server.cli.main import main
@@ -177,4 +178,7 @@ def test_the_answers_mode_checks_its_options_and_reports_an_unreachable_server(t
     common = ["eval", "--data-dir", str(tmp_path / "data"), "--kb", "k"]
     assert main([*common, "--answers", str(qa), "--mode", "hybrid"]) == 2
     assert main([*common, "--qa", str(qa), "--mode", "quote"]) == 2
-    assert main([*common, "--answers", str(qa), "--url", f"http://127.0.0.1:{free_port()}"]) == 1
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    assert main([*common, "--answers", str(qa), "--url", unreachable]) == 1
+    with pytest.raises(httpx.ConnectError):  # retrieval mode as before: on to the server
+        main([*common, "--qa", str(qa), "--url", unreachable])
