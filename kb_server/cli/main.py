@@ -156,7 +156,7 @@ def _run_eval(args: argparse.Namespace, settings: Settings) -> int:
         )
     from kb_server.cli.eval import run_eval
 
-    if args.mode in ("generate", "quote") or args.csv or args.limit:
+    if args.mode in ("generate", "quote") or args.csv or args.limit is not None:
         print("kb-server: --mode generate|quote, --csv and --limit are for --answers", file=sys.stderr)
         return 2
     modes = ["dense", "keyword", "hybrid"] if args.mode in (None, "all") else [args.mode]
