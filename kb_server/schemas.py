@@ -214,9 +214,18 @@ class ChatRequest(BaseModel):
     top_k: int | None = Field(default=None, ge=1, le=20)
     score_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     stream: bool = False
+    mode: Literal["generate", "quote"] | None = Field(
+        default=None, description="quote: the passages' most relevant sentences, cited, no LLM; null: chat.mode"
+    )
 
 
 class ChatResponse(BaseModel):
     answer: str
     citations: list[Citation]
-    refused: bool = Field(description="true when the knowledge base had nothing relevant: no model was called")
+    refused: bool = Field(description="true when the knowledge base has no answer (see refused_by)")
+    refused_by: Literal["threshold", "model"] | None = Field(
+        default=None,
+        description="threshold: no passage scored enough (no model ran); model: the model said it has no answer",
+    )
+    mode: Literal["generate", "quote"] = Field(default="generate", description="what produced the answer")
+    fallback: str | None = Field(default=None, description='"no_llm": generate was asked, no LLM is installed')

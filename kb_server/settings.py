@@ -69,6 +69,17 @@ class ChatSettings(BaseModel):
         description="consecutive chunks of one file among the passages become one passage (on the Python FAQ: "
         "the answer whole in one passage for 83 % of questions instead of 56 %, 4 % less text)",
     )
+    mode: Literal["generate", "quote"] = Field(
+        default="generate",
+        description="quote: answer with the passages' most relevant sentences, cited, no LLM (also the fallback "
+        "when no LLM is installed)",
+    )
+    false_refusal_min_score: float = Field(
+        default=0.6,
+        ge=0.0,
+        le=1.0,
+        description="a model refusal while a passage scored at least this counts as a suspected false refusal",
+    )
 
 
 class LimitSettings(BaseModel):

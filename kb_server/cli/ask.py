@@ -44,12 +44,13 @@ def ask(base_url: str, kb: str, question: str, top_k: int | None, out: TextIO = 
                 )
                 return 1
             citations: list[dict[str, Any]] = []
+            done: dict[str, Any] = {}
             for event, data in iter_sse(response.iter_lines()):
                 if event == "token":
                     out.write(data["delta"])
                     out.flush()
                 elif event == "done":
-                    citations = data["citations"]
+                    done, citations = data, data["citations"]
                 elif event == "error":
                     print(f"\nkb-server: {data['code']}: {data['detail']}", file=sys.stderr)
                     return 1
@@ -57,6 +58,10 @@ def ask(base_url: str, kb: str, question: str, top_k: int | None, out: TextIO = 
         print(f"kb-server: cannot reach {base_url}: {exc}", file=sys.stderr)
         return 1
     out.write("\n")
+    if done.get("refused_by") == "model":
+        out.write(f"(the model found no answer in the passages) {done['answer']}\n")
+    if done.get("fallback") == "no_llm":
+        out.write("(no LLM is installed: quoted from the passages)\n")
     if citations:
         out.write("\nSources:\n")
         for c in citations:

@@ -16,17 +16,22 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from kb_server.runtime.container import Services
 from kb_server.schemas import Citation, SearchHit
+from kb_server.services import quoting
 from kb_server.services import search as search_service
 from kb_server.services.generation_pool import GenerationPool
 from kb_server.services.metrics import ApiMetrics
 from llm import LLM, NO_ANSWER, LLMBusy, LLMError, Passage, build_llm, build_rag_messages, detect_language
+from llm.refusal import is_model_refusal
 from vectorstore.ids import file_of
 
 log = logging.getLogger(__name__)
+
+Mode = Literal["generate", "quote"]
+RefusedBy = Literal["threshold", "model"]
 
 
 @dataclass
@@ -82,12 +87,22 @@ class ChatEngine:
         return self.llm
 
 
+def choose_mode(engine: ChatEngine, requested: Mode | None, default: Mode) -> tuple[Mode, str | None]:
+    """The mode that will answer, and why it differs from the one asked for ("no_llm")."""
+    mode = requested or default
+    if mode == "generate" and engine.llm is None:
+        return "quote", "no_llm"
+    return mode, None
+
+
 @dataclass
 class Prepared:
     question: str
     language: str
     citations: list[Citation]
     messages: list[dict[str, str]] = field(default_factory=list)
+    mode: Mode = "generate"
+    fallback: str | None = None
 
     @property
     def refused(self) -> bool:
@@ -101,6 +116,7 @@ def prepare(
     history: list[dict[str, str]] | None,
     top_k: int | None,
     score_threshold: float | None,
+    mode: tuple[Mode, str | None] = ("generate", None),
 ) -> Prepared:
     """Retrieve passages and build the prompt; no citations means the KB has no answer."""
     chat = services.settings.chat
@@ -110,8 +126,8 @@ def prepare(
     groups = neighbour_runs(hits) if chat.merge_neighbours else [[h] for h in hits]
     citations = [_citation(n, run, hits) for n, run in enumerate(groups, start=1)]
     language = detect_language(question)
-    prepared = Prepared(question, language, citations)
-    if citations:
+    prepared = Prepared(question, language, citations, mode=mode[0], fallback=mode[1])
+    if citations and prepared.mode == "generate":
         passages = [Passage(n=c.n, text=c.text, source=_source(c)) for c in citations]
         prepared.messages = build_rag_messages(question, passages, history, language)
     return prepared
@@ -197,23 +213,54 @@ class Answer:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     elapsed_s: float = 0.0
+    refused_by: RefusedBy | None = None  # threshold: nothing scored enough; model: the model had no answer
+    mode: Mode = "generate"
+    fallback: str | None = None
+
+
+def quote_text(prepared: Prepared) -> str:
+    return quoting.render(quoting.quote(prepared.question, prepared.citations))
+
+
+def settle(engine: ChatEngine, prepared: Prepared, text: str, false_refusal_min_score: float) -> Answer:
+    """The answer as the API reports it: one refusal signal whoever refused."""
+    mode, fallback = prepared.mode, prepared.fallback
+    if prepared.refused:
+        return Answer(NO_ANSWER[prepared.language], [], True, refused_by="threshold", mode=mode, fallback=fallback)
+    if is_model_refusal(text):
+        best = max(c.score for c in prepared.citations)
+        if best >= false_refusal_min_score and engine.metrics is not None:
+            engine.metrics.chat_suspected_false_refusals.inc()
+        no_answer = NO_ANSWER[prepared.language]
+        return Answer(no_answer, prepared.citations, True, refused_by="model", mode=mode, fallback=fallback)
+    return Answer(text.strip(), prepared.citations, False, mode=mode, fallback=fallback)
 
 
 def answer(services: Services, engine: ChatEngine, prepared: Prepared) -> Answer:
-    """Generate the whole answer (blocking: call from a worker thread)."""
+    """Generate (or quote) the whole answer (blocking: call from a worker thread)."""
     started = time.monotonic()
-    if prepared.refused:
-        engine.observe("json", "refused", time.monotonic() - started, 0, 0)
-        return Answer(NO_ANSWER[prepared.language], [], refused=True)
+    min_score = services.settings.chat.false_refusal_min_score
+    if prepared.refused or prepared.mode == "quote":
+        text = "" if prepared.refused else quote_text(prepared)
+        done = settle(engine, prepared, text, min_score)
+        engine.observe("json", "refused" if done.refused else "quoted", time.monotonic() - started, 0, 0)
+        return done
     llm = engine.require_llm()
     engine.acquire()
     try:
-        done = engine.pool.run(lambda: llm.generate(prepared.messages))
+        completion = engine.pool.run(lambda: llm.generate(prepared.messages))
     finally:
         engine.slots.release()
     elapsed = time.monotonic() - started
-    engine.observe("json", "answered", elapsed, done.prompt_tokens, done.completion_tokens)
-    return Answer(done.text.strip(), prepared.citations, False, done.prompt_tokens, done.completion_tokens, elapsed)
+    done = settle(engine, prepared, completion.text, min_score)
+    outcome = "refused" if done.refused else "answered"
+    engine.observe("json", outcome, elapsed, completion.prompt_tokens, completion.completion_tokens)
+    done.prompt_tokens, done.completion_tokens, done.elapsed_s = (
+        completion.prompt_tokens,
+        completion.completion_tokens,
+        elapsed,
+    )
+    return done
 
 
 class TokenStream:
@@ -229,8 +276,9 @@ class TokenStream:
         self._released = False
         self._started = time.monotonic()
         self._metrics_engine = engine
-        if prepared.refused:
-            self._deltas: Iterator[str] = iter([NO_ANSWER[prepared.language]])
+        if prepared.refused or prepared.mode == "quote":
+            text = NO_ANSWER[prepared.language] if prepared.refused else quote_text(prepared)
+            self._deltas: Iterator[str] = iter([text])
             self._engine: ChatEngine | None = None
             return
         llm = engine.require_llm()
@@ -253,11 +301,15 @@ class TokenStream:
         finally:
             self.close()
 
+    def result(self, text: str, false_refusal_min_score: float) -> Answer:
+        """The answer the streamed `text` amounts to (refusal detected once the whole text is in)."""
+        return settle(self._metrics_engine, self.prepared, text, false_refusal_min_score)
+
     def close(self) -> None:
         if self._released:
             return
         self._released = True
-        outcome = "refused" if self.prepared.refused else "answered"
+        outcome = "refused" if self.prepared.refused else ("quoted" if self.prepared.mode == "quote" else "answered")
         self._metrics_engine.observe("stream", outcome, time.monotonic() - self._started, 0, self.tokens)
         close = getattr(self._deltas, "close", None)
         if close is not None:

@@ -51,6 +51,11 @@ class ApiMetrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16),
         )
         self.chat_tokens = Counter("kb_chat_tokens", "LLM tokens", ["kind"], registry=self.registry)
+        self.chat_suspected_false_refusals = Counter(
+            "kb_chat_suspected_false_refusals",
+            "the model said it had no answer while a passage scored at least chat.false_refusal_min_score",
+            registry=self.registry,
+        )
         self.chat_requests = Counter(
             "kb_chat_requests", "chat requests by outcome", ["outcome"], registry=self.registry
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -58,7 +59,14 @@ def test_chat_answers_with_citations_of_real_chunks(client: KBClient, bees: str)
 
 def test_an_unrelated_question_is_refused_without_citations(client: KBClient, bees: str) -> None:
     body = client.http.post("/api/chat", json={"kb": bees, "question": OFF_TOPIC}).json()
-    assert body == {"answer": NO_ANSWER["en"], "citations": [], "refused": True}
+    assert body == {
+        "answer": NO_ANSWER["en"],
+        "citations": [],
+        "refused": True,
+        "refused_by": "threshold",
+        "mode": "generate",
+        "fallback": None,
+    }
     zh = client.http.post("/api/chat", json={"kb": bees, "question": "摩托车气缸盖螺栓的扭矩是多少？"}).json()
     assert zh["refused"] is True
     assert zh["answer"] == NO_ANSWER["zh"]
@@ -90,7 +98,14 @@ def test_streaming_a_refusal_calls_no_model(client: KBClient, bees: str) -> None
     with client.http.stream("POST", "/api/chat", json={"kb": bees, "question": OFF_TOPIC, "stream": True}) as r:
         events = _sse(r)
     assert events[0] == ("citations", {"citations": []})
-    assert events[-1][1] == {"answer": NO_ANSWER["en"], "citations": [], "refused": True}
+    assert events[-1][1] == {
+        "answer": NO_ANSWER["en"],
+        "citations": [],
+        "refused": True,
+        "refused_by": "threshold",
+        "mode": "generate",
+        "fallback": None,
+    }
 
 
 def test_chat_errors_are_json(client: KBClient, bees: str) -> None:
@@ -194,13 +209,15 @@ def second_api(stack: Stack, tmp_path: Path) -> Iterator[callable]:  # type: ign
         proc.stop()
 
 
-def test_without_the_llm_extra_chat_says_so_and_search_still_works(second_api, bees: str) -> None:  # type: ignore[no-untyped-def]
+def test_without_the_llm_extra_chat_quotes_the_passages_and_search_still_works(second_api, bees: str) -> None:  # type: ignore[no-untyped-def]
     shim = REPO / "tests" / "support" / "without_llama_cpp"
     url = second_api(PYTHONPATH=f"{shim}:{REPO}")
     r = httpx.post(f"{url}/api/chat", json={"kb": bees, "question": QUESTION}, timeout=60)
-    assert r.status_code == 503
-    assert r.json()["code"] == "llm_not_installed"
-    assert "kb-server[llm]" in r.json()["detail"]
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["mode"], body["fallback"], body["refused"]) == ("quote", "no_llm", False)
+    assert "nectar" in body["answer"]
+    assert body["answer"].endswith("[1]")
     hits = httpx.post(f"{url}/api/kbs/{bees}/search", json={"query": QUESTION}, timeout=60).json()["results"]
     assert hits[0]["file_name"] == "bees.md"
     refused = httpx.post(f"{url}/api/chat", json={"kb": bees, "question": OFF_TOPIC}, timeout=60).json()
@@ -247,6 +264,30 @@ def test_openai_backend_against_a_real_llama_cpp_server(second_api, bees: str, t
         server.kill()
         server.wait()
         log.close()
+
+
+def test_quote_mode_answers_from_the_passages_without_the_model(client: KBClient, bees: str) -> None:
+    body = client.http.post("/api/chat", json={"kb": bees, "question": QUESTION, "mode": "quote"}).json()
+    assert (body["mode"], body["fallback"], body["refused"], body["refused_by"]) == ("quote", None, False, None)
+    quoted = [part.strip() for part in re.split(r"\[\d+\]", body["answer"]) if part.strip()]
+    passages = " ".join(c["text"] for c in body["citations"])
+    assert quoted
+    assert all(sentence in passages for sentence in quoted)  # every word from a passage
+    assert "nectar" in body["answer"]
+    with client.http.stream(
+        "POST", "/api/chat", json={"kb": bees, "question": QUESTION, "mode": "quote", "stream": True}
+    ) as r:
+        events = list(iter_sse(r.iter_lines()))
+    tokens = [d["delta"] for e, d in events if e == "token"]
+    done = events[-1][1]
+    assert events[-1][0] == "done"
+    assert tokens == [body["answer"]]
+    assert (done["answer"], done["mode"], done["refused_by"]) == (body["answer"], "quote", None)
+
+
+def test_a_threshold_refusal_says_who_refused(client: KBClient, bees: str) -> None:
+    body = client.http.post("/api/chat", json={"kb": bees, "question": OFF_TOPIC}).json()
+    assert (body["refused"], body["refused_by"], body["answer"]) == (True, "threshold", NO_ANSWER["en"])
 
 
 def test_sse_data_is_json_per_frame(client: KBClient, bees: str) -> None:

@@ -26,20 +26,38 @@ def chat(body: ChatRequest, services: ServicesDep, engine: ChatDep) -> Response 
     """Answer `question` from the knowledge base `kb`, citing passages as `[n]`.
 
     When no passage scores at least `score_threshold` (default `chat.score_threshold`), the answer
-    is the fixed "no answer in the knowledge base" sentence with `refused: true`, and no model runs.
-    With `stream: true` the answer comes as Server-Sent Events: `citations`, then `token` events
-    (`{"delta"}`), then `done` (`{"answer", "citations", "refused"}`), or `error` (`{"code", "detail"}`).
+    is the fixed "no answer in the knowledge base" sentence with `refused: true, refused_by:
+    "threshold"`, and no model runs; when the model says it has no answer (in any wording, or only
+    "[1]"), the same sentence with `refused_by: "model"`. `mode: "quote"` (default `chat.mode`)
+    answers with the passages' most relevant sentences, cited, without an LLM — also what happens,
+    with `fallback: "no_llm"`, when no LLM is installed. With `stream: true` the answer comes as
+    Server-Sent Events: `citations`, then `token` events (`{"delta"}`), then `done` (the JSON
+    response's fields; authoritative), or `error` (`{"code", "detail"}`).
     """
     history = [t.model_dump() for t in body.history]
-    prepared = chat_service.prepare(services, body.kb, body.question, history, body.top_k, body.score_threshold)
+    mode = chat_service.choose_mode(engine, body.mode, services.settings.chat.mode)
+    prepared = chat_service.prepare(services, body.kb, body.question, history, body.top_k, body.score_threshold, mode)
+    min_score = services.settings.chat.false_refusal_min_score
     if body.stream:
         stream = chat_service.TokenStream(engine, prepared)
-        return StreamingResponse(in_threads(_frames(stream)), media_type="text/event-stream", headers=SSE_HEADERS)
-    answer = chat_service.answer(services, engine, prepared)
-    return ChatResponse(answer=answer.text, citations=answer.citations, refused=answer.refused)
+        return StreamingResponse(
+            in_threads(_frames(stream, min_score)), media_type="text/event-stream", headers=SSE_HEADERS
+        )
+    return _response(chat_service.answer(services, engine, prepared))
 
 
-def _frames(stream: chat_service.TokenStream) -> Iterator[str]:
+def _response(answer: chat_service.Answer) -> ChatResponse:
+    return ChatResponse(
+        answer=answer.text,
+        citations=answer.citations,
+        refused=answer.refused,
+        refused_by=answer.refused_by,
+        mode=answer.mode,
+        fallback=answer.fallback,
+    )
+
+
+def _frames(stream: chat_service.TokenStream, min_score: float) -> Iterator[str]:
     citations = chat_service.citations_payload(stream.prepared.citations)
     parts: list[str] = []
     try:
@@ -47,8 +65,7 @@ def _frames(stream: chat_service.TokenStream) -> Iterator[str]:
         for delta in stream:
             parts.append(delta)
             yield sse_event("token", {"delta": delta})
-        done = {"answer": "".join(parts).strip(), "citations": citations, "refused": stream.prepared.refused}
-        yield sse_event("done", done)
+        yield sse_event("done", _response(stream.result("".join(parts), min_score)).model_dump(mode="json"))
     except LLMError as exc:
         yield sse_event("error", {"code": "llm_error", "detail": str(exc)})
     finally:

@@ -63,12 +63,14 @@ def chat_completions(body: OpenAIChatRequest, services: ServicesDep, engine: Cha
         raise InvalidInput("the last message must be a non-empty user message", code="invalid_messages")
     question = turns[-1].text()
     history = [{"role": m.role, "content": m.text()} for m in turns[:-1]]
-    prepared = chat_service.prepare(services, body.model, question[:4000], history, None, None)
+    mode = chat_service.choose_mode(engine, None, services.settings.chat.mode)
+    prepared = chat_service.prepare(services, body.model, question[:4000], history, None, None, mode)
+    min_score = services.settings.chat.false_refusal_min_score
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if body.stream:
         stream = chat_service.TokenStream(engine, prepared)
-        frames = _chunks(stream, completion_id, created, body.model)
+        frames = _chunks(stream, completion_id, created, body.model, min_score)
         return StreamingResponse(
             in_threads(frames), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
@@ -86,10 +88,13 @@ def chat_completions(body: OpenAIChatRequest, services: ServicesDep, engine: Cha
         },
         "citations": chat_service.citations_payload(answer.citations),
         "refused": answer.refused,
+        "refused_by": answer.refused_by,
     }
 
 
-def _chunks(stream: chat_service.TokenStream, completion_id: str, created: int, model: str) -> Iterator[str]:
+def _chunks(
+    stream: chat_service.TokenStream, completion_id: str, created: int, model: str, min_score: float
+) -> Iterator[str]:
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         body = {
             "id": completion_id,
@@ -103,10 +108,13 @@ def _chunks(stream: chat_service.TokenStream, completion_id: str, created: int, 
 
     try:
         yield chunk({"role": "assistant", "content": ""})
+        parts: list[str] = []
         for delta in stream:
+            parts.append(delta)
             yield chunk({"content": delta})
-        citations = chat_service.citations_payload(stream.prepared.citations)
-        yield chunk({}, "stop", citations=citations, refused=stream.prepared.refused)
+        done = stream.result("".join(parts), min_score)
+        citations = chat_service.citations_payload(done.citations)
+        yield chunk({}, "stop", citations=citations, refused=done.refused, refused_by=done.refused_by)
     except LLMError as exc:
         yield sse_event(None, {"error": {"message": str(exc), "type": "llm_error", "code": "llm_error"}})
     finally:
