@@ -44,6 +44,16 @@ class ChatEngine:
     queue_timeout_s: float
     pool: GenerationPool
     metrics: ApiMetrics | None = None
+    default_mode: Mode = "generate"
+    # A model refusal while a passage scored at least this is counted as a suspected false refusal.
+    false_refusal_min_score: float = 0.6
+
+    def choose_mode(self, requested: Mode | None) -> tuple[Mode, str | None]:
+        """The mode that will answer, and why it differs from the one asked for ("no_llm")."""
+        mode = requested or self.default_mode
+        if mode == "generate" and self.llm is None:
+            return "quote", "no_llm"
+        return mode, None
 
     def observe(self, mode: str, outcome: str, seconds: float, prompt_tokens: int, completion_tokens: int) -> None:
         if self.metrics is None:
@@ -69,6 +79,8 @@ class ChatEngine:
             threading.BoundedSemaphore(settings.max_concurrent),
             settings.queue_timeout_s,
             GenerationPool(settings.max_concurrent, services.settings.chat.generation_nice),
+            default_mode=services.settings.chat.mode,
+            false_refusal_min_score=services.settings.chat.false_refusal_min_score,
         )
 
     def close(self) -> None:
@@ -85,14 +97,6 @@ class ChatEngine:
         if self.llm is None:
             raise self.unavailable or LLMError("no LLM is configured (llm.backend: none)")
         return self.llm
-
-
-def choose_mode(engine: ChatEngine, requested: Mode | None, default: Mode) -> tuple[Mode, str | None]:
-    """The mode that will answer, and why it differs from the one asked for ("no_llm")."""
-    mode = requested or default
-    if mode == "generate" and engine.llm is None:
-        return "quote", "no_llm"
-    return mode, None
 
 
 @dataclass
@@ -222,14 +226,14 @@ def quote_text(prepared: Prepared) -> str:
     return quoting.render(quoting.quote(prepared.question, prepared.citations))
 
 
-def settle(engine: ChatEngine, prepared: Prepared, text: str, false_refusal_min_score: float) -> Answer:
+def settle(engine: ChatEngine, prepared: Prepared, text: str) -> Answer:
     """The answer as the API reports it: one refusal signal whoever refused."""
     mode, fallback = prepared.mode, prepared.fallback
     if prepared.refused:
         return Answer(NO_ANSWER[prepared.language], [], True, refused_by="threshold", mode=mode, fallback=fallback)
-    if is_model_refusal(text):
+    if mode == "generate" and is_model_refusal(text):
         best = max(c.score for c in prepared.citations)
-        if best >= false_refusal_min_score and engine.metrics is not None:
+        if best >= engine.false_refusal_min_score and engine.metrics is not None:
             engine.metrics.chat_suspected_false_refusals.inc()
         no_answer = NO_ANSWER[prepared.language]
         return Answer(no_answer, prepared.citations, True, refused_by="model", mode=mode, fallback=fallback)
@@ -239,10 +243,9 @@ def settle(engine: ChatEngine, prepared: Prepared, text: str, false_refusal_min_
 def answer(services: Services, engine: ChatEngine, prepared: Prepared) -> Answer:
     """Generate (or quote) the whole answer (blocking: call from a worker thread)."""
     started = time.monotonic()
-    min_score = services.settings.chat.false_refusal_min_score
     if prepared.refused or prepared.mode == "quote":
         text = "" if prepared.refused else quote_text(prepared)
-        done = settle(engine, prepared, text, min_score)
+        done = settle(engine, prepared, text)
         engine.observe("json", "refused" if done.refused else "quoted", time.monotonic() - started, 0, 0)
         return done
     llm = engine.require_llm()
@@ -252,7 +255,7 @@ def answer(services: Services, engine: ChatEngine, prepared: Prepared) -> Answer
     finally:
         engine.slots.release()
     elapsed = time.monotonic() - started
-    done = settle(engine, prepared, completion.text, min_score)
+    done = settle(engine, prepared, completion.text)
     outcome = "refused" if done.refused else "answered"
     engine.observe("json", outcome, elapsed, completion.prompt_tokens, completion.completion_tokens)
     done.prompt_tokens, done.completion_tokens, done.elapsed_s = (
@@ -301,9 +304,9 @@ class TokenStream:
         finally:
             self.close()
 
-    def result(self, text: str, false_refusal_min_score: float) -> Answer:
+    def result(self, text: str) -> Answer:
         """The answer the streamed `text` amounts to (refusal detected once the whole text is in)."""
-        return settle(self._metrics_engine, self.prepared, text, false_refusal_min_score)
+        return settle(self._metrics_engine, self.prepared, text)
 
     def close(self) -> None:
         if self._released:

@@ -52,7 +52,9 @@ def test_quote_reads_chinese() -> None:
 
 
 def _engine(metrics: ApiMetrics) -> chat.ChatEngine:
-    return chat.ChatEngine(None, None, threading.BoundedSemaphore(1), 1.0, GenerationPool(1, 0), metrics)
+    return chat.ChatEngine(
+        None, None, threading.BoundedSemaphore(1), 1.0, GenerationPool(1, 0), metrics, false_refusal_min_score=0.6
+    )
 
 
 def test_a_model_refusal_becomes_the_fixed_sentence_and_is_counted_when_a_passage_scored_high() -> None:
@@ -60,16 +62,16 @@ def test_a_model_refusal_becomes_the_fixed_sentence_and_is_counted_when_a_passag
     engine = _engine(metrics)
     try:
         strong = chat.Prepared("Why indentation?", "en", [_citation(1, "Indentation groups statements.", 0.9)])
-        done = chat.settle(engine, strong, "The passages do not mention it. [1]", 0.6)
+        done = chat.settle(engine, strong, "The passages do not mention it. [1]")
         assert (done.refused, done.refused_by, done.text) == (True, "model", NO_ANSWER["en"])
         weak = chat.Prepared("Why indentation?", "en", [_citation(1, "Unrelated.", 0.4)])
-        assert chat.settle(engine, weak, "[1]", 0.6).refused_by == "model"
+        assert chat.settle(engine, weak, "[1]").refused_by == "model"
         counted = metrics.registry.get_sample_value("kb_chat_suspected_false_refusals_total")
         assert counted == 1.0  # only the refusal with a high-scoring passage is suspect
-        answered = chat.settle(engine, strong, "Indentation groups statements [1].", 0.6)
+        answered = chat.settle(engine, strong, "Indentation groups statements [1].")
         assert (answered.refused, answered.refused_by) == (False, None)
         nothing = chat.Prepared("Why?", "zh", [])
-        refused = chat.settle(engine, nothing, "", 0.6)
+        refused = chat.settle(engine, nothing, "")
         assert (refused.refused_by, refused.text) == ("threshold", NO_ANSWER["zh"])
     finally:
         engine.close()
@@ -78,7 +80,7 @@ def test_a_model_refusal_becomes_the_fixed_sentence_and_is_counted_when_a_passag
 def test_without_an_llm_generate_falls_back_to_quote() -> None:
     engine = _engine(ApiMetrics())
     try:
-        assert chat.choose_mode(engine, None, "generate") == ("quote", "no_llm")
-        assert chat.choose_mode(engine, "quote", "generate") == ("quote", None)
+        assert engine.choose_mode(None) == ("quote", "no_llm")
+        assert engine.choose_mode("quote") == ("quote", None)
     finally:
         engine.close()

@@ -35,14 +35,11 @@ def chat(body: ChatRequest, services: ServicesDep, engine: ChatDep) -> Response 
     response's fields; authoritative), or `error` (`{"code", "detail"}`).
     """
     history = [t.model_dump() for t in body.history]
-    mode = chat_service.choose_mode(engine, body.mode, services.settings.chat.mode)
+    mode = engine.choose_mode(body.mode)
     prepared = chat_service.prepare(services, body.kb, body.question, history, body.top_k, body.score_threshold, mode)
-    min_score = services.settings.chat.false_refusal_min_score
     if body.stream:
         stream = chat_service.TokenStream(engine, prepared)
-        return StreamingResponse(
-            in_threads(_frames(stream, min_score)), media_type="text/event-stream", headers=SSE_HEADERS
-        )
+        return StreamingResponse(in_threads(_frames(stream)), media_type="text/event-stream", headers=SSE_HEADERS)
     return _response(chat_service.answer(services, engine, prepared))
 
 
@@ -57,7 +54,7 @@ def _response(answer: chat_service.Answer) -> ChatResponse:
     )
 
 
-def _frames(stream: chat_service.TokenStream, min_score: float) -> Iterator[str]:
+def _frames(stream: chat_service.TokenStream) -> Iterator[str]:
     citations = chat_service.citations_payload(stream.prepared.citations)
     parts: list[str] = []
     try:
@@ -65,7 +62,7 @@ def _frames(stream: chat_service.TokenStream, min_score: float) -> Iterator[str]
         for delta in stream:
             parts.append(delta)
             yield sse_event("token", {"delta": delta})
-        yield sse_event("done", _response(stream.result("".join(parts), min_score)).model_dump(mode="json"))
+        yield sse_event("done", _response(stream.result("".join(parts))).model_dump(mode="json"))
     except LLMError as exc:
         yield sse_event("error", {"code": "llm_error", "detail": str(exc)})
     finally:

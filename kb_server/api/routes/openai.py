@@ -63,14 +63,14 @@ def chat_completions(body: OpenAIChatRequest, services: ServicesDep, engine: Cha
         raise InvalidInput("the last message must be a non-empty user message", code="invalid_messages")
     question = turns[-1].text()
     history = [{"role": m.role, "content": m.text()} for m in turns[:-1]]
-    mode = chat_service.choose_mode(engine, None, services.settings.chat.mode)
-    prepared = chat_service.prepare(services, body.model, question[:4000], history, None, None, mode)
-    min_score = services.settings.chat.false_refusal_min_score
+    prepared = chat_service.prepare(
+        services, body.model, question[:4000], history, None, None, engine.choose_mode(None)
+    )
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if body.stream:
         stream = chat_service.TokenStream(engine, prepared)
-        frames = _chunks(stream, completion_id, created, body.model, min_score)
+        frames = _chunks(stream, completion_id, created, body.model)
         return StreamingResponse(
             in_threads(frames), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
@@ -92,9 +92,7 @@ def chat_completions(body: OpenAIChatRequest, services: ServicesDep, engine: Cha
     }
 
 
-def _chunks(
-    stream: chat_service.TokenStream, completion_id: str, created: int, model: str, min_score: float
-) -> Iterator[str]:
+def _chunks(stream: chat_service.TokenStream, completion_id: str, created: int, model: str) -> Iterator[str]:
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         body = {
             "id": completion_id,
@@ -112,7 +110,7 @@ def _chunks(
         for delta in stream:
             parts.append(delta)
             yield chunk({"content": delta})
-        done = stream.result("".join(parts), min_score)
+        done = stream.result("".join(parts))
         citations = chat_service.citations_payload(done.citations)
         yield chunk({}, "stop", citations=citations, refused=done.refused, refused_by=done.refused_by)
     except LLMError as exc:
