@@ -1,12 +1,14 @@
-"""Chat speed, and what chat costs the rest of the API.
+"""Chat speed per model preset, and what chat costs the rest of the API.
 
-Starts a real server (`kb-server up`: embedded Redis, a worker, the API with the bundled SmolLM2)
-in a temp dir, ingests one Python FAQ page, then prints:
-  - time to first token and tokens/s of /api/chat (3 retrieved chunks), streamed;
-  - p50/p95 of a file-status poll and of a 100 KB upload's 202, idle and while two chats generate,
-    with their ratios (busy / idle), measured side by side in one run.
+Starts a real server (`kb-server up`: embedded Redis, a worker, the API) in a temp dir, ingests one
+English and one Chinese Python FAQ page, then for each preset (`KB_LLM__PRESET`, the server
+restarted on the same data) streams English and Chinese questions through /api/chat and prints
+time to first token and tokens/s side by side, with ratios against the last preset (SmolLM2 by
+default). Then, with the first preset: p50/p95 of a file-status poll and of a 100 KB upload's 202,
+idle and while two chats generate, with their ratios (busy / idle), measured in one run.
 
-    .venv/bin/python -m benchmarks.chat_latency [--rounds 5] [--samples 60]
+    .venv/bin/python -m benchmarks.chat_latency [--presets qwen-coder-0.5b,smollm2] [--rounds 6]
+        [--samples 60]
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import statistics
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -31,6 +35,14 @@ QUESTIONS = [
     "Why are default values shared between objects?",
     "How do I copy an object in Python?",
 ]
+QUESTIONS_ZH = [
+    "怎样把 Python 脚本打包成独立的可执行文件？",
+    "有没有可以设断点的源码级调试器？",
+    "怎样在多个模块之间共享全局变量？",
+    "为什么默认参数的值会在对象之间共享？",
+    "Python 里怎么复制一个对象？",
+]
+PAGES = {"en": "python-faq/html/programming.html", "zh": "python-faq-zh/md/programming.md"}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -74,67 +86,105 @@ def latencies(
     return polls, uploads
 
 
+@dataclass
+class Speed:
+    ttft: list[float] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)
+
+
+def measure(url: str, rounds: int) -> dict[str, Speed]:
+    """TTFT and tokens/s per language; one unmeasured question first (model warm, page cache hot)."""
+    stream_chat(url, "bench-en", QUESTIONS[-1])
+    speeds = {"en": Speed(), "zh": Speed()}
+    for i in range(rounds):
+        for lang, kb, questions in (("en", "bench-en", QUESTIONS), ("zh", "bench-zh", QUESTIONS_ZH)):
+            first, tokens, rest = stream_chat(url, kb, questions[i % len(questions)])
+            speeds[lang].ttft.append(first)
+            speeds[lang].rates.append(tokens / rest if rest > 0 else float("nan"))
+    return speeds
+
+
+def api_under_chat(url: str, file_id: int, samples: int) -> None:
+    payload = os.urandom(50 * 1024).hex().encode()  # ~100 KB of text
+    http = httpx.Client(base_url=url, timeout=60)
+    idle_polls, idle_uploads = latencies(http, "bench-en", file_id, samples, payload)
+    stop = threading.Event()
+
+    def chatter(offset: int) -> None:
+        i = offset
+        while not stop.is_set():
+            stream_chat(url, "bench-en", QUESTIONS[i % len(QUESTIONS)])
+            i += 1
+
+    threads = [threading.Thread(target=chatter, args=(k,), daemon=True) for k in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    busy_polls, busy_uploads = latencies(http, "bench-en", file_id, samples, payload)
+    stop.set()
+    for t in threads:
+        t.join(timeout=300)
+    print("API latency, idle vs while two chats generate (ms):")
+    for name, idle, busy in (
+        ("status poll", idle_polls, busy_polls),
+        ("100 KB upload 202", idle_uploads, busy_uploads),
+    ):
+        print(
+            f"  {name:18s} idle p50 {pct(idle, 0.5):6.1f}  p95 {pct(idle, 0.95):6.1f} | "
+            f"busy p50 {pct(busy, 0.5):6.1f}  p95 {pct(busy, 0.95):6.1f} | "
+            f"p95 ratio {pct(busy, 0.95) / pct(idle, 0.95):.2f}x"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=5, help="chats measured for TTFT and tokens/s")
+    parser.add_argument("--presets", default="qwen-coder-0.5b,smollm2", help="comma-separated llm.preset values")
+    parser.add_argument("--rounds", type=int, default=6, help="streamed chats per language and preset")
     parser.add_argument("--samples", type=int, default=60, help="status polls per phase")
     args = parser.parse_args()
+    presets = [p.strip() for p in args.presets.split(",") if p.strip()]
 
+    results: dict[str, dict[str, Speed]] = {}
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
-        # Uploads during the measurement are parsed by the worker; keep it from competing for the
-        # CPU more than a real one would (it runs niced by default).
-        server = Server(Path(tmp), KB_WORKER__NICE="10", KB_LLM__MAX_TOKENS="256", KB_LLM__QUEUE_TIMEOUT_S="120")
-        server.start()
-        try:
-            client = server.http
-            create_kb(client, "bench")
-            page = SHARED_DATA / "python-faq" / "html" / "programming.html"
-            [entry] = upload_paths(client, "bench", [page])
-            wait_settled(client, "bench", expected=1)
-            url = server.base_url
+        entry: dict[str, Any] = {}
+        for i, preset in enumerate(presets):
+            # Uploads during the measurement are parsed by the worker; keep it from competing for the
+            # CPU more than a real one would (it runs niced by default).
+            server = Server(
+                Path(tmp),
+                KB_WORKER__NICE="10",
+                KB_LLM__PRESET=preset,
+                KB_LLM__MAX_TOKENS="256",
+                KB_LLM__QUEUE_TIMEOUT_S="120",
+            )
+            server.start()
+            try:
+                if i == 0:
+                    for lang, page in PAGES.items():
+                        create_kb(server.http, f"bench-{lang}")
+                        [entry[lang]] = upload_paths(server.http, f"bench-{lang}", [SHARED_DATA / page])
+                        wait_settled(server.http, f"bench-{lang}", expected=1)
+                results[preset] = measure(server.base_url, args.rounds)
+                if i == 0:
+                    api_under_chat(server.base_url, entry["en"]["file_id"], args.samples)
+            finally:
+                server.stop()
 
-            ttft, rates = [], []
-            for q in (QUESTIONS * 3)[: args.rounds]:
-                first, tokens, rest = stream_chat(url, "bench", q)
-                ttft.append(first)
-                rates.append(tokens / rest if rest > 0 else float("nan"))
-            print(f"chat (bundled SmolLM2-135M, 3 chunks, {os.cpu_count()} cores), {args.rounds} streamed answers:")
-            print(f"  time to first token: median {statistics.median(ttft):.2f} s, max {max(ttft):.2f} s")
-            print(f"  generation: median {statistics.median(rates):.1f} tokens/s")
-
-            payload = os.urandom(50 * 1024).hex().encode()  # ~100 KB of text
-            http = httpx.Client(base_url=url, timeout=60)
-            idle_polls, idle_uploads = latencies(http, "bench", entry["file_id"], args.samples, payload)
-
-            stop = threading.Event()
-
-            def chatter(offset: int) -> None:
-                i = offset
-                while not stop.is_set():
-                    stream_chat(url, "bench", QUESTIONS[i % len(QUESTIONS)])
-                    i += 1
-
-            threads = [threading.Thread(target=chatter, args=(k,), daemon=True) for k in range(2)]
-            for t in threads:
-                t.start()
-            time.sleep(1.0)
-            busy_polls, busy_uploads = latencies(http, "bench", entry["file_id"], args.samples, payload)
-            stop.set()
-            for t in threads:
-                t.join(timeout=300)
-
-            print("API latency, idle vs while two chats generate (ms):")
-            for name, idle, busy in (
-                ("status poll", idle_polls, busy_polls),
-                ("100 KB upload 202", idle_uploads, busy_uploads),
-            ):
-                print(
-                    f"  {name:18s} idle p50 {pct(idle, 0.5):6.1f}  p95 {pct(idle, 0.95):6.1f} | "
-                    f"busy p50 {pct(busy, 0.5):6.1f}  p95 {pct(busy, 0.95):6.1f} | "
-                    f"p95 ratio {pct(busy, 0.95) / pct(idle, 0.95):.2f}x"
-                )
-        finally:
-            server.stop()
+    base = presets[-1]
+    print(
+        f"chat speed per preset ({os.cpu_count()} cores, streamed, {args.rounds} questions per language; "
+        f"ratios against {base}):"
+    )
+    header = ("TTFT p50", "TTFT max", "tokens/s", "TTFT ×", "tok/s ×")
+    print(f"  {'preset':18s} {'lang':4s} " + " ".join(f"{h:>9s}" for h in header))
+    for preset, speeds in results.items():
+        for lang, speed in speeds.items():
+            ref = results[base][lang]
+            ttft, rate = statistics.median(speed.ttft), statistics.median(speed.rates)
+            print(
+                f"  {preset:18s} {lang:4s} {ttft:8.2f}s {max(speed.ttft):8.2f}s {rate:9.1f} "
+                f"{ttft / statistics.median(ref.ttft):6.2f}x {rate / statistics.median(ref.rates):7.2f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -80,6 +80,12 @@ class ChatSettings(BaseModel):
         le=1.0,
         description="a model refusal while a passage scored at least this counts as a suspected false refusal",
     )
+    passage_tokens: int = Field(
+        default=450,
+        ge=0,
+        description="passages given to the LLM are cut to about this many tokens in all, keeping the heading and "
+        "the sentences from the best match on (0: whole); prompt processing is most of the time to first token",
+    )
 
 
 class LimitSettings(BaseModel):

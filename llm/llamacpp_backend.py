@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from llm.base import Completion, Message
 from llm.errors import LLMGenerationError, LLMNotInstalled, LLMUnavailable
+from llm.prompts import PromptStyle, fixed_prefix
 from llm.settings import LLMSettings
 
 BUNDLED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -63,6 +64,22 @@ class LlamaCppLLM:
         self._settings = settings
         self._lock = threading.Lock()
         self.name = f"llamacpp:{os.path.basename(path)}"
+        # SmolLM2-135M cannot use worked examples; larger models follow them.
+        self.prompt_style: PromptStyle = "brief" if "smollm2" in path.lower() else "fewshot"
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` in this model's vocabulary (what a passage costs in the prompt)."""
+        return len(self._llama.tokenize(text.encode(), add_bos=False, special=False))
+
+    def warm_up(self) -> None:
+        """Evaluate the fixed start of every prompt once, so the first question reuses its KV cache.
+
+        llama.cpp keeps the tokens of the last prompt and skips the longest prefix a new prompt
+        shares with it; every RAG prompt of one style starts with the same system prompt and examples.
+        """
+        prefix = fixed_prefix(self.prompt_style)
+        if prefix:
+            self.generate(prefix, max_tokens=1)
 
     def _params(self, max_tokens: int | None, temperature: float | None, stop: list[str] | None) -> dict[str, Any]:
         return {

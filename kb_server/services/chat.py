@@ -24,7 +24,9 @@ from kb_server.services import quoting
 from kb_server.services import search as search_service
 from kb_server.services.generation_pool import GenerationPool
 from kb_server.services.metrics import ApiMetrics
+from kb_server.services.passage_fit import TokenCounter, estimate_tokens, fit_passages
 from llm import LLM, NO_ANSWER, LLMBusy, LLMError, Passage, build_llm, build_rag_messages, detect_language
+from llm.prompts import PromptStyle
 from llm.refusal import is_model_refusal
 from vectorstore.ids import file_of
 
@@ -47,6 +49,12 @@ class ChatEngine:
     default_mode: Mode = "generate"
     # A model refusal while a passage scored at least this is counted as a suspected false refusal.
     false_refusal_min_score: float = 0.6
+    prompt_style: PromptStyle = "brief"
+    passage_tokens: int = 0  # passages cut to about this many tokens in all (0: whole)
+
+    def count_tokens(self, text: str) -> int:
+        count: TokenCounter | None = getattr(self.llm, "count_tokens", None)
+        return count(text) if count is not None else estimate_tokens(text)
 
     def choose_mode(self, requested: Mode | None) -> tuple[Mode, str | None]:
         """The mode that will answer, and why it differs from the one asked for ("no_llm")."""
@@ -73,6 +81,10 @@ class ChatEngine:
         except LLMError as exc:
             log.warning("chat is unavailable: %s", exc)
             problem = exc
+        warm_up = getattr(llm, "warm_up", None)
+        if warm_up is not None:
+            # In the background: it holds the model, so a first question waits for it rather than startup.
+            threading.Thread(target=_warm_up, args=(warm_up,), name="llm-warm-up", daemon=True).start()
         return cls(
             llm,
             problem,
@@ -81,6 +93,8 @@ class ChatEngine:
             GenerationPool(settings.max_concurrent, services.settings.chat.generation_nice),
             default_mode=services.settings.chat.mode,
             false_refusal_min_score=services.settings.chat.false_refusal_min_score,
+            prompt_style=getattr(llm, "prompt_style", "brief"),
+            passage_tokens=services.settings.chat.passage_tokens,
         )
 
     def close(self) -> None:
@@ -97,6 +111,16 @@ class ChatEngine:
         if self.llm is None:
             raise self.unavailable or LLMError("no LLM is configured (llm.backend: none)")
         return self.llm
+
+
+def _warm_up(warm_up: Any) -> None:
+    started = time.monotonic()
+    try:
+        warm_up()
+    except LLMError as exc:
+        log.warning("LLM warm-up failed: %s", exc)
+        return
+    log.info("LLM warm-up: fixed prompt prefix evaluated in %.1f s", time.monotonic() - started)
 
 
 @dataclass
@@ -121,8 +145,12 @@ def prepare(
     top_k: int | None,
     score_threshold: float | None,
     mode: tuple[Mode, str | None] = ("generate", None),
+    engine: ChatEngine | None = None,
 ) -> Prepared:
-    """Retrieve passages and build the prompt; no citations means the KB has no answer."""
+    """Retrieve passages and build the prompt; no citations means the KB has no answer.
+
+    With an ``engine``, the prompt is in its model's style and the passages are cut to its budget.
+    """
     chat = services.settings.chat
     k = top_k or chat.top_k
     threshold = chat.score_threshold if score_threshold is None else score_threshold
@@ -132,8 +160,11 @@ def prepare(
     language = detect_language(question)
     prepared = Prepared(question, language, citations, mode=mode[0], fallback=mode[1])
     if citations and prepared.mode == "generate":
-        passages = [Passage(n=c.n, text=c.text, source=_source(c)) for c in citations]
-        prepared.messages = build_rag_messages(question, passages, history, language)
+        style: PromptStyle = engine.prompt_style if engine else "brief"
+        budget, count = (engine.passage_tokens, engine.count_tokens) if engine else (0, estimate_tokens)
+        texts = fit_passages(question, [c.text for c in citations], budget, count)
+        passages = [Passage(n=c.n, text=t, source=_source(c)) for c, t in zip(citations, texts, strict=True) if t]
+        prepared.messages = build_rag_messages(question, passages, history, language, style=style)
     return prepared
 
 

@@ -93,3 +93,22 @@ def test_trimmed_history_starts_with_user() -> None:
     assert [m["content"] for m in trim_history(history, 2)] == ["u1", "a1", "u2"]
     assert trim_history(history, 0) == []
     assert trim_history(None, 3) == []
+
+
+def test_fewshot_prompts_share_one_fixed_prefix_across_languages() -> None:
+    from llm.prompts import fixed_prefix
+
+    prefix = fixed_prefix("fewshot")
+    english = build_rag_messages("Why is there a GIL?", PASSAGES, None, style="fewshot")
+    chinese = build_rag_messages("为什么有全局解释器锁？", PASSAGES, None, style="fewshot")
+    # Same leading messages whatever the question: llama.cpp reuses their KV cache.
+    assert english[: len(prefix)] == chinese[: len(prefix)] == prefix
+    assert [m["role"] for m in prefix] == ["system", *["user", "assistant"] * 2]
+    assert NO_ANSWER["en"] in prefix[0]["content"]
+    assert NO_ANSWER["zh"] in prefix[0]["content"]
+    # The rules are repeated in the question's language, before the question (which comes last).
+    assert NO_ANSWER["en"] in english[-1]["content"]
+    assert english[-1]["content"].endswith("Question: Why is there a GIL?")
+    assert NO_ANSWER["zh"] in chinese[-1]["content"]
+    assert chinese[-1]["content"].endswith("问题：为什么有全局解释器锁？")
+    assert fixed_prefix("brief") == []

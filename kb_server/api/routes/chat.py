@@ -36,7 +36,9 @@ def chat(body: ChatRequest, services: ServicesDep, engine: ChatDep) -> Response 
     """
     history = [t.model_dump() for t in body.history]
     mode = engine.choose_mode(body.mode)
-    prepared = chat_service.prepare(services, body.kb, body.question, history, body.top_k, body.score_threshold, mode)
+    prepared = chat_service.prepare(
+        services, body.kb, body.question, history, body.top_k, body.score_threshold, mode, engine
+    )
     if body.stream:
         stream = chat_service.TokenStream(engine, prepared)
         return StreamingResponse(in_threads(_frames(stream)), media_type="text/event-stream", headers=SSE_HEADERS)

@@ -64,7 +64,7 @@ def chat_completions(body: OpenAIChatRequest, services: ServicesDep, engine: Cha
     question = turns[-1].text()
     history = [{"role": m.role, "content": m.text()} for m in turns[:-1]]
     prepared = chat_service.prepare(
-        services, body.model, question[:4000], history, None, None, engine.choose_mode(None)
+        services, body.model, question[:4000], history, None, None, engine.choose_mode(None), engine
     )
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
