@@ -30,6 +30,9 @@ class LLM(Protocol):
     """A chat model. Implementations must be safe to call from several threads."""
 
     name: str
+    # The llm.preset this model answers as, and its prompt-style key for llm.prompts.
+    preset: str
+    prompt_style: str
 
     def generate(
         self,

@@ -37,6 +37,10 @@ class OpenAICompatibleLLM:
             transport=transport,
         )
         self.name = f"openai:{cfg.model}"
+        # The remote model is whatever the server serves: llm.preset only says which family it is.
+        preset = settings.resolved_preset()
+        self.preset: str = preset.name
+        self.prompt_style: str = preset.prompt_style
 
     def _payload(
         self,

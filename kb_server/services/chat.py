@@ -69,7 +69,7 @@ class ChatEngine:
         llm: LLM | None = None
         problem: LLMError | None = None
         try:
-            llm = build_llm(settings)
+            llm = build_llm(settings, cache_dir=services.paths.cache)
         except LLMError as exc:
             log.warning("chat is unavailable: %s", exc)
             problem = exc
