@@ -1,12 +1,12 @@
 """Chat speed, and what chat costs the rest of the API.
 
-Starts a real server (`kb-server up`: embedded Redis, a worker, the API with the bundled SmolLM2)
+Starts a real server (`kb-server up`: embedded Redis, a worker, the API with `--preset`'s model)
 in a temp dir, ingests one Python FAQ page, then prints:
   - time to first token and tokens/s of /api/chat (3 retrieved chunks), streamed;
   - p50/p95 of a file-status poll and of a 100 KB upload's 202, idle and while two chats generate,
     with their ratios (busy / idle), measured side by side in one run.
 
-    .venv/bin/python -m benchmarks.chat_latency [--rounds 5] [--samples 60]
+    .venv/bin/python -m benchmarks.chat_latency [--rounds 5] [--samples 60] [--preset smollm2]
 """
 
 from __future__ import annotations
@@ -78,12 +78,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5, help="chats measured for TTFT and tokens/s")
     parser.add_argument("--samples", type=int, default=60, help="status polls per phase")
+    parser.add_argument("--preset", default="qwen-coder-0.5b", help="llm.preset of the server (KB_LLM__PRESET)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
         # Uploads during the measurement are parsed by the worker; keep it from competing for the
         # CPU more than a real one would (it runs niced by default).
-        server = Server(Path(tmp), KB_WORKER__NICE="10", KB_LLM__MAX_TOKENS="256", KB_LLM__QUEUE_TIMEOUT_S="120")
+        server = Server(
+            Path(tmp),
+            KB_LLM__PRESET=args.preset,
+            KB_WORKER__NICE="10",
+            KB_LLM__MAX_TOKENS="256",
+            KB_LLM__QUEUE_TIMEOUT_S="120",
+        )
         server.start()
         try:
             client = server.http
@@ -98,7 +105,7 @@ def main() -> None:
                 first, tokens, rest = stream_chat(url, "bench", q)
                 ttft.append(first)
                 rates.append(tokens / rest if rest > 0 else float("nan"))
-            print(f"chat (bundled SmolLM2-135M, 3 chunks, {os.cpu_count()} cores), {args.rounds} streamed answers:")
+            print(f"chat ({args.preset}, 3 chunks, {os.cpu_count()} cores), {args.rounds} streamed answers:")
             print(f"  time to first token: median {statistics.median(ttft):.2f} s, max {max(ttft):.2f} s")
             print(f"  generation: median {statistics.median(rates):.1f} tokens/s")
 
