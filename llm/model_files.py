@@ -187,7 +187,8 @@ def _stamp_matches(stamp: Path, path: Path, spec: ModelFile) -> bool:
 
 
 def _stamp_body(path: Path, st: os.stat_result, spec: ModelFile) -> dict[str, object]:
-    return {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": spec.sha256}
+    # Resolved: a models folder shared through symlinks (tests, benchmarks) keeps one valid stamp.
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": spec.sha256}
 
 
 def _write_stamp(target: Path, spec: ModelFile) -> None:
