@@ -3,7 +3,8 @@
 The benchmarks depend on the product only, never on the test tree. Each server gets its own data
 dir (so its own, empty vector cache: a warm one would skip the embedding being measured) but links
 `<data dir>/cache/onnx` to one folder per machine, so the ~20 s int8 ONNX export is built once.
-`embedding.cache_dir` cannot do that: it moves the vector cache along with the export.
+`embedding.cache_dir` cannot do that: it moves the vector cache along with the export. The
+chat models joined from split wheels (`<data dir>/cache/models`) are shared the same way.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from kb_server.runtime.paths import DataPaths
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("BENCHMARK_SHARED_DATA") or REPO.parent / "shared" / "data")
 SHARED_ONNX = Path(tempfile.gettempdir()) / f"kb-server-benchmarks-{os.getuid()}" / "onnx"
+SHARED_MODELS = SHARED_ONNX.parent / "models"
 
 
 def free_port() -> int:
@@ -54,11 +56,12 @@ class Server:
 
     def start(self, timeout_s: float = 240) -> Server:
         """Start `up` and wait until /readyz answers 200 (the model loaded, Redis and the worker up)."""
-        link = DataPaths(self.data_dir).cache / "onnx"
-        if not (link.exists() or link.is_symlink()):
-            self.onnx_dir.mkdir(parents=True, exist_ok=True)
-            link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to(self.onnx_dir.resolve(), target_is_directory=True)
+        cache = DataPaths(self.data_dir).cache
+        for link, shared in ((cache / "onnx", self.onnx_dir), (cache / "models", SHARED_MODELS)):
+            if not (link.exists() or link.is_symlink()):
+                shared.mkdir(parents=True, exist_ok=True)
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(shared.resolve(), target_is_directory=True)
         command = ["up", "--data-dir", str(self.data_dir), "--port", str(self.port)]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

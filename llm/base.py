@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 # OpenAI-style chat message: {"role": "system" | "user" | "assistant", "content": str}.
 Message = dict[str, str]
+# How a model is prompted (see llm.prompts): "brief" for tiny models, "fewshot" with worked examples.
+PromptStyle = Literal["brief", "fewshot"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,9 @@ class LLM(Protocol):
     """A chat model. Implementations must be safe to call from several threads."""
 
     name: str
+    # The llm.preset this model answers as, and its prompt-style key for llm.prompts.
+    preset: str
+    prompt_style: PromptStyle
 
     def generate(
         self,

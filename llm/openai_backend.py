@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from llm.base import Completion, Message
+from llm.base import Completion, Message, PromptStyle
 from llm.errors import LLMGenerationError, LLMUnavailable
 from llm.settings import LLMSettings
 
@@ -37,6 +37,10 @@ class OpenAICompatibleLLM:
             transport=transport,
         )
         self.name = f"openai:{cfg.model}"
+        # The remote model is whatever the server serves: llm.preset only says which family it is.
+        preset = settings.resolved_preset()
+        self.preset: str = preset.name
+        self.prompt_style: PromptStyle = preset.prompt_style
 
     def _payload(
         self,

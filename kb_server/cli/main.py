@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(doctor, listen=False)
     doctor.add_argument("--repair", action="store_true", help="fix what can be fixed; exit 0 if everything was")
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    models = commands.add_parser("models", help="list the chat model presets: installed, verified, licence, in use")
+    _common(models, listen=False)
+    models.add_argument("--json", action="store_true", help="print the list as JSON")
     return parser
 
 
@@ -106,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValidationError, FileNotFoundError) as exc:
         print(f"kb-server: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
-    if args.command in ("ask", "eval", "doctor", *OPERATOR_COMMANDS):
+    if args.command in ("ask", "eval", "doctor", "models", *OPERATOR_COMMANDS):
         settings.log_level = "WARNING"
     setup_logging(settings.log_level, settings.log_format)
     if args.command == "up":
@@ -127,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         from kb_server.cli.doctor import doctor_main
 
         return doctor_main(settings, repair=args.repair, as_json=args.json)
+    if args.command == "models":
+        from kb_server.cli.models import models_main
+
+        return models_main(settings, as_json=args.json)
     if args.command in OPERATOR_COMMANDS:
         api_key = settings.api_key.get_secret_value() if settings.api_key else None
         return run_operator_command(args, args.url or _local_url(settings), api_key)

@@ -26,7 +26,7 @@ from kb_server.services.generation_pool import GenerationPool
 from kb_server.services.metrics import ApiMetrics
 from kb_server.services.passage_fit import TokenCounter, estimate_tokens, fit_passages
 from llm import LLM, NO_ANSWER, LLMBusy, LLMError, Passage, build_llm, build_rag_messages, detect_language
-from llm.prompts import PromptStyle
+from llm.base import PromptStyle
 from llm.refusal import is_model_refusal
 from vectorstore.ids import file_of
 
@@ -77,7 +77,7 @@ class ChatEngine:
         llm: LLM | None = None
         problem: LLMError | None = None
         try:
-            llm = build_llm(settings)
+            llm = build_llm(settings, cache_dir=services.paths.cache)
         except LLMError as exc:
             log.warning("chat is unavailable: %s", exc)
             problem = exc

@@ -20,8 +20,13 @@ pytestmark = pytest.mark.unit
 def test_settings_defaults() -> None:
     settings = LLMSettings()
     assert settings.backend == "llamacpp"
-    assert settings.model_path is None
-    assert (settings.n_ctx, settings.n_threads, settings.max_concurrent) == (4096, 2, 1)
+    assert (settings.preset, settings.model_path, settings.n_ctx, settings.cache_dir) == (
+        "qwen-coder-0.5b",
+        None,
+        None,
+        None,
+    )
+    assert (settings.resolved_n_ctx(), settings.n_threads, settings.max_concurrent) == (4096, 2, 1)
     assert settings.openai.base_url == "http://127.0.0.1:11434/v1"
     assert settings.openai.api_key is None
 
@@ -29,6 +34,19 @@ def test_settings_defaults() -> None:
 def test_settings_reject_unknown_backend() -> None:
     with pytest.raises(ValueError, match="backend"):
         LLMSettings(backend="gpt5")  # type: ignore[arg-type]
+
+
+def test_custom_preset_needs_a_model_path() -> None:
+    with pytest.raises(ValueError, match=r"custom needs llm\.model_path"):
+        LLMSettings(preset="custom")
+    assert LLMSettings(preset="custom", model_path="/m.gguf").resolved_preset().prompt_style == "fewshot"
+    assert LLMSettings(preset="custom", backend="openai").preset == "custom"
+
+
+def test_model_path_wins_and_the_preset_supplies_defaults() -> None:
+    settings = LLMSettings(preset="smollm2", model_path="/elsewhere.gguf", n_ctx=1024)
+    assert settings.resolved_n_ctx() == 1024
+    assert LLMSettings(preset="smollm2").resolved_n_ctx() == 4096
 
 
 def test_backend_none_builds_nothing() -> None:

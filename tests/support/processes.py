@@ -33,18 +33,33 @@ def free_port() -> int:
 SHARED_ONNX = Path(tempfile.gettempdir()) / f"kb-server-tests-{os.getuid()}" / "onnx"
 
 
+# Likewise the joined Qwen GGUFs (491 MB and 1.1 GB, joined under a lock and verified): one copy per
+# machine for every stack that asks for a Qwen preset, not one per tmp data dir.
+SHARED_MODELS = SHARED_ONNX.parent / "models"
+
+
 def share_int8_build(data_dir: Path, onnx_dir: Path = SHARED_ONNX) -> None:
     """Link the data dir's int8 build folder to `onnx_dir` (first link wins; the vector cache stays its own)."""
-    link = data_dir / "cache" / "onnx"
+    _share(data_dir / "cache" / "onnx", onnx_dir)
+
+
+def share_model_files(data_dir: Path, models_dir: Path = SHARED_MODELS) -> None:
+    """Link the data dir's joined chat model folder to `models_dir`."""
+    _share(data_dir / "cache" / "models", models_dir)
+
+
+def _share(link: Path, target: Path) -> None:
     if link.exists() or link.is_symlink():
         return
-    onnx_dir.mkdir(parents=True, exist_ok=True)
+    target.mkdir(parents=True, exist_ok=True)
     link.parent.mkdir(parents=True, exist_ok=True)
-    link.symlink_to(onnx_dir.resolve(), target_is_directory=True)
+    link.symlink_to(target.resolve(), target_is_directory=True)
 
 
 def base_env(data_dir: Path, redis_url: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a test stack: the fast SmolLM2 answers unless a test asks for another preset."""
     share_int8_build(data_dir)
+    share_model_files(data_dir)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
     env.update(
         KB_DATA_DIR=str(data_dir),
@@ -52,6 +67,7 @@ def base_env(data_dir: Path, redis_url: str | None = None, **extra: str) -> dict
         KB_INGESTION__RECOVERY_INTERVAL_S="2",
         KB_INGESTION__LEASE_S="8",
         KB_WORKER__NICE="0",
+        KB_LLM__PRESET="smollm2",
         KB_LLM__MAX_TOKENS="48",
         KB_LLM__QUEUE_TIMEOUT_S="2",
         PYTHONUNBUFFERED="1",
