@@ -15,6 +15,8 @@ import openai
 import pytest
 
 from kb_server.cli.ask import iter_sse
+from kb_server.schemas import Citation
+from kb_server.services.attribution import attribute
 from llm import NO_ANSWER
 from tests.support.client import KBClient
 from tests.support.processes import REPO, Proc, free_port, wait_http
@@ -37,6 +39,8 @@ THRESHOLD_REFUSAL = {
     "refused_by": "threshold",
     "mode": "generate",
     "fallback": None,
+    "sentences": [],
+    "unsupported": 0,
 }
 
 
@@ -65,6 +69,27 @@ def test_chat_answers_with_citations_of_real_chunks(client: KBClient, bees: str)
     assert "nectar" in body["citations"][0]["text"]
 
 
+def test_a_generated_answer_comes_back_sentence_by_sentence_each_cited_from_a_real_passage(
+    client: KBClient, bees: str
+) -> None:
+    body = client.http.post("/api/chat", json={"kb": bees, "question": QUESTION}).json()
+    assert body["refused"] is False
+    sentences = body["sentences"]
+    assert sentences
+    numbers = {c["n"] for c in body["citations"]}
+    for s in sentences:
+        assert set(s["citations"]) <= numbers
+        assert not re.search(r"\[\d+\]", s["text"]), "the model's own markers are taken out"
+        if s["citations"]:
+            assert s["text"] + "".join(f"[{n}]" for n in s["citations"]) in body["answer"]
+    assert any(s["citations"] and not s["unsupported"] for s in sentences), sentences
+    assert body["unsupported"] == sum(s["unsupported"] for s in sentences)
+    rebuilt = "".join(s["before"] + s["text"] + "".join(f"[{n}]" for n in s["citations"]) for s in sentences)
+    assert rebuilt.strip() == body["answer"]
+    metrics = client.http.get("/metrics").text
+    assert 'kb_chat_sentences_total{support="supported"}' in metrics
+
+
 def test_an_unrelated_question_is_refused_without_citations(client: KBClient, bees: str) -> None:
     body = client.http.post("/api/chat", json={"kb": bees, "question": OFF_TOPIC}).json()
     assert body == THRESHOLD_REFUSAL
@@ -89,7 +114,9 @@ def test_streaming_chat_sends_citations_tokens_then_done(client: KBClient, bees:
     assert set(kinds) == {"citations", "token", "done"}
     deltas = "".join(d["delta"] for e, d in events if e == "token")
     done = events[-1][1]
-    assert done["answer"] == deltas.strip()
+    # Tokens are the model's raw text; `done` carries it cited sentence by sentence.
+    assert done["answer"] == attribute(deltas.strip(), [Citation(**c) for c in done["citations"]]).text
+    assert done["sentences"]
     assert done["refused"] is False
     assert done["citations"] == events[0][1]["citations"]
     assert done["citations"][0]["file_name"] == "bees.md"
@@ -115,6 +142,10 @@ def test_the_official_openai_client_talks_to_a_knowledge_base(stack: Stack, bees
 
     completion = oai.chat.completions.create(model=bees, messages=[{"role": "user", "content": QUESTION}])
     assert completion.object == "chat.completion"
+    sentences = (completion.model_extra or {})["sentences"]
+    assert sentences
+    cited = [s for s in sentences if s["citations"]]
+    assert all(f"{s['text']}[{s['citations'][0]}]" in (completion.choices[0].message.content or "") for s in cited)
     assert completion.choices[0].message.role == "assistant"
     assert completion.choices[0].message.content
     assert completion.choices[0].finish_reason == "stop"
@@ -268,6 +299,9 @@ def test_quote_mode_answers_from_the_passages_without_the_model(client: KBClient
     assert quoted
     assert all(sentence in passages for sentence in quoted)  # every word from a passage
     assert "nectar" in body["answer"]
+    assert [s["text"] for s in body["sentences"]] == quoted
+    assert all(len(s["citations"]) == 1 and not s["unsupported"] for s in body["sentences"])
+    assert body["unsupported"] == 0
     with client.http.stream(
         "POST", "/api/chat", json={"kb": bees, "question": QUESTION, "mode": "quote", "stream": True}
     ) as r:
