@@ -354,6 +354,8 @@ def test_answers_render_sentence_by_sentence_with_unsupported_ones_marked_and_mo
         _sentence("It was written on the moon.", [], True, before="\n- "),
         _sentence("熊猫吃竹子。", [1], before="\n\n"),
         _sentence("它们住在月球。", [], True, before=""),
+        _sentence("```js\nconst x = '<b>1</b>';\n```", [1], before="\n\n"),
+        _sentence("After the code.", [], before="\n"),
     ]
     rendered = "".join(s["before"] + s["text"] + "".join(f"[{n}]" for n in s["citations"]) for s in sentences)
     quote = [_sentence("<b>passage</b> <img src=/p.png onerror=window.__xss=6>", [1], before="")]
@@ -379,12 +381,15 @@ def test_answers_render_sentence_by_sentence_with_unsupported_ones_marked_and_mo
     ask(page, "what does the guide say?")
     reply = page.locator("#messages li.assistant").last
     spans = reply.locator(".answer .sentence")
-    expect(spans).to_have_count(5)
+    expect(spans).to_have_count(7)
+    expect(spans.nth(5).locator("pre code")).to_have_text("const x = '<b>1</b>';")
+    expect(spans.nth(5).locator("button.cite")).to_have_count(1)
+    expect(reply.locator(".answer p").last).to_have_text("After the code.")
     expect(reply.locator(".answer li")).to_have_count(2)
     expect(spans.nth(1)).to_have_text("The guide explains <b>setup</b>.[1]")
     expect(spans.nth(1).locator("button.cite")).to_have_count(1)
     expect(spans.nth(3).locator("button.cite")).to_have_count(1)
-    assert reply.locator(".answer button.cite").count() == 2
+    assert reply.locator(".answer button.cite").count() == 3
     flagged = reply.locator(".answer .sentence.unsupported")
     expect(flagged).to_have_count(2)
     expect(flagged.first).to_have_attribute("title", "Not found in the passages")

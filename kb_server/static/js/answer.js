@@ -61,8 +61,10 @@ export function renderAnswer(sentences, cite) {
       } else {
         block.append(h("br"));
       }
-    } else {
+    } else if (block) {
       block.append(before);
+    } else {
+      paragraph();
     }
     block.append(sentenceSpan(s, cite));
   });
