@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import concurrent.futures
-import http.server
 import json
 import re
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,7 +18,7 @@ from kb_server.schemas import Citation
 from kb_server.services.attribution import attribute
 from llm import NO_ANSWER
 from tests.support.client import KBClient
-from tests.support.processes import REPO, Proc, free_port, wait_http
+from tests.support.processes import REPO, free_port, wait_http
 from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -69,127 +66,6 @@ def test_chat_answers_with_citations_of_real_chunks(client: KBClient, bees: str)
     assert {c["chunk_id"] for c in body["citations"]} <= _chunk_ids(client, bees)
     assert body["citations"][0]["file_name"] == "bees.md"
     assert "nectar" in body["citations"][0]["text"]
-
-
-def _check_sentences(body: dict) -> list[dict]:
-    """The response's sentences cite only its passages and are exactly what `answer` says."""
-    sentences = body["sentences"]
-    assert sentences
-    numbers = {c["n"] for c in body["citations"]}
-    for s in sentences:
-        assert set(s["citations"]) <= numbers
-        assert not re.search(r"\[\d+\]", s["text"]), "the model's own markers are taken out"
-        if s["citations"]:
-            assert s["text"] + "".join(f"[{n}]" for n in s["citations"]) in body["answer"]
-    assert body["unsupported"] == sum(s["unsupported"] for s in sentences)
-    rebuilt = "".join(s["before"] + s["text"] + "".join(f"[{n}]" for n in s["citations"]) for s in sentences)
-    assert rebuilt.strip() == body["answer"]
-    return sentences
-
-
-def test_a_generated_answer_comes_back_sentence_by_sentence(client: KBClient, bees: str) -> None:
-    """SmolLM2 copies some answers and invents others: whichever it did, the sentences add up."""
-    body = client.http.post("/api/chat", json={"kb": bees, "question": QUESTION}).json()
-    assert body["refused"] is False
-    _check_sentences(body)
-    metrics = client.http.get("/metrics").text
-    assert 'kb_chat_sentences_total{support="supported"}' in metrics
-    assert 'kb_chat_sentences_total{support="unsupported"}' in metrics
-
-
-# What a model might say about the bees page: two sentences from it (one cited by the model, one
-# not) and one it made up.
-CANNED = (
-    "Worker bees collect nectar from flowers and store it in their honey stomach. "
-    "They fan it with their wings until most of the water evaporates [1].\n\n"
-    "- Bees were first kept on the Moon by Roman astronauts."
-)
-
-
-@pytest.fixture(scope="module")
-def canned_llm() -> Iterator[str]:
-    """An OpenAI-compatible server that always answers CANNED (streamed word by word when asked)."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            self._json({"object": "list", "data": [{"id": "canned", "object": "model"}]})
-
-        def do_POST(self) -> None:
-            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            if not request.get("stream"):
-                usage = {"prompt_tokens": 10, "completion_tokens": 30}
-                self._json({"choices": [{"message": {"content": CANNED}, "finish_reason": "stop"}], "usage": usage})
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.end_headers()
-            for word in re.findall(r"\S+\s*", CANNED):
-                chunk = {"choices": [{"delta": {"content": word}, "finish_reason": None}]}
-                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            self.wfile.write(b"data: [DONE]\n\n")
-
-        def _json(self, body: dict) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-def test_each_sentence_cites_the_passage_it_comes_from_and_an_invented_one_is_flagged(
-    second_api,
-    canned_llm: str,
-    bees: str,  # type: ignore[no-untyped-def]
-) -> None:
-    url = second_api(KB_LLM__BACKEND="openai", KB_LLM__OPENAI__BASE_URL=canned_llm)
-    body = httpx.post(f"{url}/api/chat", json={"kb": bees, "question": QUESTION}, timeout=60).json()
-    sentences = _check_sentences(body)
-    assert [(s["citations"], s["unsupported"], s["before"]) for s in sentences] == [
-        ([1], False, ""),
-        ([1], False, " "),
-        ([], True, "\n\n- "),
-    ]
-    assert body["answer"] == (
-        "Worker bees collect nectar from flowers and store it in their honey stomach.[1] "
-        "They fan it with their wings until most of the water evaporates.[1]\n\n"
-        "- Bees were first kept on the Moon by Roman astronauts."
-    )
-    assert body["unsupported"] == 1
-    with httpx.stream(
-        "POST", f"{url}/api/chat", json={"kb": bees, "question": QUESTION, "stream": True}, timeout=60
-    ) as r:
-        events = _sse(r)
-    assert "".join(d["delta"] for e, d in events if e == "token") == CANNED  # tokens stay raw
-    assert (events[-1][0], events[-1][1]["answer"]) == ("done", body["answer"])
-    assert events[-1][1]["sentences"] == sentences
-    oai = openai.OpenAI(base_url=f"{url}/v1", api_key="unused")
-    reply = oai.chat.completions.create(model=bees, messages=[{"role": "user", "content": QUESTION}])
-    assert reply.choices[0].message.content == body["answer"]
-    assert (reply.model_extra or {})["sentences"] == sentences
-    done = subprocess.run(
-        [sys.executable, "-m", "kb_server", "ask", "--url", url, "--kb", bees, QUESTION],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "- Bees were first kept on the Moon by Roman astronauts. (unsupported)\n" in done.stdout
-    assert "evaporates.[1]\n" in done.stdout
 
 
 def test_an_unrelated_question_is_refused_without_citations(client: KBClient, bees: str) -> None:
@@ -313,27 +189,6 @@ def test_kb_server_ask_streams_the_answer_and_lists_sources(stack: Stack, bees: 
         cwd=REPO,
     )
     assert refused.stdout.strip() == NO_ANSWER["en"]
-
-
-@pytest.fixture
-def second_api(stack: Stack, tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-type]
-    """Start another API process on the same data and Redis, with different LLM settings."""
-    started: list[Proc] = []
-
-    def start(**env: str) -> str:
-        port = free_port()
-        proc = Proc(
-            ["api"],
-            {**stack.env(), "KB_PORT": str(port), "KB_RECOVERY_ENABLED": "false", **env},
-            tmp_path / f"api{len(started)}.log",
-        ).start()
-        started.append(proc)
-        wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for proc in started:
-        proc.stop()
 
 
 def test_without_the_llm_extra_chat_quotes_the_passages_and_search_still_works(second_api, bees: str) -> None:  # type: ignore[no-untyped-def]

@@ -3,103 +3,17 @@ chat keyboard use and error messages. The whole stack is exercised in test_ui_st
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, Route, expect
 
 from tests.ui.conftest import BrowserSession, UiOnlyServer, open_session
+from tests.ui.fake_api import CITATION, FakeApi, ask, error, file_entry, sse
 
 pytestmark = [pytest.mark.e2e]
-
-KB = {
-    "name": "notes",
-    "description": "",
-    "embedder": "minilm",
-    "dim": 384,
-    "files": 1,
-    "chunks": 3,
-    "created_at": "2025-01-01T10:00:00+00:00",
-}
-CITATION = {
-    "n": 1,
-    "chunk_id": 7,
-    "file_id": 1,
-    "file_name": "<i>guide</i>.md",
-    "score": 0.8123,
-    "text": "<b>passage</b> <img src=/p.png onerror=window.__xss=6>",
-    "metadata": {"title": "Guide"},
-}
-
-Reply = Callable[[Route], None]
-
-
-def file_entry(**override: Any) -> dict[str, Any]:
-    entry = {
-        "file_id": 1,
-        "name": "guide.md",
-        "sha256": "0" * 64,
-        "size": 2048,
-        "status": "done",
-        "stage": None,
-        "progress": 1.0,
-        "chunks": 3,
-        "error": None,
-        "error_code": None,
-        "task_id": "t1",
-        "attempts": 1,
-        "created_at": "2025-01-01T10:00:00+00:00",
-        "updated_at": "2025-01-01T10:00:05+00:00",
-    }
-    return {**entry, **override}
-
-
-def sse(*events: tuple[str, Any]) -> Reply:
-    body = "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
-    return lambda route: route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body=body)
-
-
-def error(status: int, code: str, detail: str, **headers: str) -> Reply:
-    return lambda route: route.fulfill(status=status, json={"code": code, "detail": detail}, headers=headers)
-
-
-class FakeApi:
-    """Answers the page's API calls; chat replies are served in order."""
-
-    def __init__(self, page: Page, *, files: list[dict[str, Any]] | None = None, key: str | None = None) -> None:
-        self.files = files if files is not None else [file_entry()]
-        self.key = key
-        self.chat_replies: list[Reply] = []
-        self.chat_requests: list[dict[str, Any]] = []
-        self.keys_sent: list[str | None] = []
-        self.uploads: list[bytes] = []
-        self.on_upload: Reply = error(415, "unsupported_file_type", "no uploads expected")
-        page.route("**/api/**", self.handle)
-
-    def handle(self, route: Route) -> None:
-        request = route.request
-        path = urlsplit(request.url).path
-        self.keys_sent.append(request.headers.get("x-api-key"))
-        if self.key and request.headers.get("x-api-key") != self.key:
-            route.fulfill(status=401, json={"code": "unauthorized", "detail": "a valid X-API-Key is required"})
-        elif path == "/api/kbs":
-            route.fulfill(json={"kbs": [KB]})
-        elif path == "/api/kbs/notes/files" and request.method == "POST":
-            self.uploads.append(request.post_data_buffer or b"")
-            self.on_upload(route)
-        elif path == "/api/kbs/notes/files":
-            route.fulfill(json={"files": self.files})
-        elif path == "/api/chat":
-            self.chat_requests.append(request.post_data_json)
-            self.chat_replies.pop(0)(route)
-        else:
-            route.fulfill(status=404, json={"code": "not_found", "detail": path})
 
 
 @pytest.fixture
@@ -109,12 +23,6 @@ def session(browser: Browser, ui_server: UiOnlyServer) -> Iterator[BrowserSessio
         yield opened
     finally:
         opened.context.close()
-
-
-def ask(page: Page, question: str) -> None:
-    page.fill("#question", question)
-    page.press("#question", "Enter")
-    expect(page.locator("#messages li.assistant").last).not_to_have_attribute("data-state", "streaming")
 
 
 def test_page_has_a_strict_csp_and_loads_nothing_from_elsewhere(
@@ -320,114 +228,3 @@ def test_chat_keyboard_history_and_plain_error_messages(session: BrowserSession)
     expect(page.locator("#messages li")).to_have_count(0)
     expect(page.locator("#chat-empty")).to_be_visible()
     session.problems.assert_clean(allowed_errors=("status of 503",))
-
-
-def _sentence(text: str, citations: list[int], unsupported: bool = False, before: str = " ") -> dict[str, Any]:
-    return {"text": text, "citations": citations, "unsupported": unsupported, "before": before}
-
-
-def _done(answer: str, sentences: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
-    return {
-        "answer": answer,
-        "citations": [CITATION],
-        "refused": False,
-        "refused_by": None,
-        "mode": "generate",
-        "fallback": None,
-        "sentences": sentences,
-        "unsupported": sum(s["unsupported"] for s in sentences),
-        **fields,
-    }
-
-
-def test_answers_render_sentence_by_sentence_with_unsupported_ones_marked_and_mode_notes(
-    session: BrowserSession, artifacts: Path
-) -> None:
-    page = session.page
-    api = FakeApi(page)
-    raw = (
-        "Intro:\n\n- The guide explains <b>setup</b> [1].\n- It was written on the moon.\n\n熊猫吃竹子。它们住在月球。"
-    )
-    sentences = [
-        _sentence("Intro:", [], before=""),
-        _sentence("The guide explains <b>setup</b>.", [1], before="\n\n- "),
-        _sentence("It was written on the moon.", [], True, before="\n- "),
-        _sentence("熊猫吃竹子。", [1], before="\n\n"),
-        _sentence("它们住在月球。", [], True, before=""),
-        _sentence("```js\nconst x = '<b>1</b>';\n```", [1], before="\n\n"),
-        _sentence("After the code.", [], before="\n"),
-    ]
-    rendered = "".join(s["before"] + s["text"] + "".join(f"[{n}]" for n in s["citations"]) for s in sentences)
-    quote = [_sentence("<b>passage</b> <img src=/p.png onerror=window.__xss=6>", [1], before="")]
-    api.chat_replies += [
-        sse(("citations", {"citations": [CITATION]}), ("token", {"delta": raw}), ("done", _done(rendered, sentences))),
-        sse(
-            ("citations", {"citations": [CITATION]}),
-            ("token", {"delta": "<b>passage</b>[1]"}),
-            ("done", _done("<b>passage</b>[1]", quote, mode="quote")),
-        ),
-        sse(
-            ("citations", {"citations": [CITATION]}),
-            ("token", {"delta": "<b>passage</b>[1]"}),
-            ("done", _done("<b>passage</b>[1]", quote, mode="quote", fallback="no_llm")),
-        ),
-        sse(
-            ("citations", {"citations": [CITATION]}),
-            ("token", {"delta": "I do not know."}),
-            ("done", _done("The knowledge base has no answer to this question.", [], refused=True, refused_by="model")),
-        ),
-    ]
-    page.goto("/#/kb/notes/chat")
-    ask(page, "what does the guide say?")
-    reply = page.locator("#messages li.assistant").last
-    spans = reply.locator(".answer .sentence")
-    expect(spans).to_have_count(7)
-    expect(spans.nth(5).locator("pre code")).to_have_text("const x = '<b>1</b>';")
-    expect(spans.nth(5).locator("button.cite")).to_have_count(1)
-    expect(reply.locator(".answer p").last).to_have_text("After the code.")
-    expect(reply.locator(".answer li")).to_have_count(2)
-    expect(spans.nth(1)).to_have_text("The guide explains <b>setup</b>.[1]")
-    expect(spans.nth(1).locator("button.cite")).to_have_count(1)
-    expect(spans.nth(3).locator("button.cite")).to_have_count(1)
-    assert reply.locator(".answer button.cite").count() == 3
-    flagged = reply.locator(".answer .sentence.unsupported")
-    expect(flagged).to_have_count(2)
-    expect(flagged.first).to_have_attribute("title", "Not found in the passages")
-    expect(flagged.first.locator("button.cite")).to_have_count(0)
-    style = "el => { const s = getComputedStyle(el); return [s.textDecorationStyle, s.color]; }"
-    flagged_style, plain_style = flagged.first.evaluate(style), spans.nth(1).evaluate(style)
-    assert flagged_style[0] == "dotted"
-    assert flagged_style[1] != plain_style[1]
-    expect(reply.locator(".mode-note")).to_have_text("The 2 underlined sentences were not found in the passages.")
-    reply.scroll_into_view_if_needed()
-    page.screenshot(path=str(artifacts / "answer-unsupported-laptop.png"))
-    spans.nth(3).locator("button.cite").click()
-    expect(page.locator("#passage-dialog")).to_be_visible()
-    page.keyboard.press("Escape")
-
-    assert "mode" not in api.chat_requests[0]
-    page.locator(".options summary").click()
-    page.check("#opt-quote")
-    ask(page, "quote it")
-    assert api.chat_requests[1]["mode"] == "quote"
-    reply = page.locator("#messages li.assistant").last
-    expect(reply.locator(".mode-note")).to_have_text("Quoted from the passages, no language model.")
-    expect(reply.locator(".answer .sentence")).to_have_text("<b>passage</b> <img src=/p.png onerror=window.__xss=6>[1]")
-    page.uncheck("#opt-quote")
-    ask(page, "and without a model?")
-    assert "mode" not in api.chat_requests[2]
-    expect(page.locator("#messages li.assistant").last.locator(".mode-note")).to_have_text(
-        "No language model is installed: quoted from the passages."
-    )
-    ask(page, "and the moon?")
-    reply = page.locator("#messages li.assistant").last
-    expect(reply.locator(".mode-note")).to_have_text("The model found no answer in the passages.")
-    expect(reply.locator(".answer .sentence")).to_have_count(0)
-    expect(reply.locator(".answer")).to_have_text("The knowledge base has no answer to this question.")
-
-    page.reload()  # the sentences are kept with the conversation
-    expect(page.locator("#messages li.assistant").first.locator(".answer .sentence.unsupported")).to_have_count(2)
-    unsafe = "img, svg, script, a, b, i, iframe"
-    assert page.locator(f"#messages :is({unsafe})").count() == 0
-    assert page.evaluate("window.__xss") is None
-    session.problems.assert_clean()
