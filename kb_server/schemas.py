@@ -219,6 +219,19 @@ class ChatRequest(BaseModel):
     )
 
 
+class AnswerSentence(BaseModel):
+    text: str = Field(description="one sentence of the answer, without citation markers")
+    citations: list[int] = Field(default_factory=list, description="the passages (`n`) that back it")
+    unsupported: bool = Field(
+        default=False, description="true when no passage holds enough of its words: the model may have invented it"
+    )
+    before: str = Field(
+        default="",
+        description="white space and markdown line syntax (line breaks, list bullets) before it; "
+        "`before + text + [n]…` of every sentence, in order, is `answer`",
+    )
+
+
 class ChatResponse(BaseModel):
     answer: str
     citations: list[Citation]
@@ -229,3 +242,7 @@ class ChatResponse(BaseModel):
     )
     mode: Literal["generate", "quote"] = Field(default="generate", description="what produced the answer")
     fallback: str | None = Field(default=None, description='"no_llm": generate was asked, no LLM is installed')
+    sentences: list[AnswerSentence] = Field(
+        default_factory=list, description="the answer sentence by sentence, with its citations; empty when refused"
+    )
+    unsupported: int = Field(default=0, description="how many sentences no passage supports")

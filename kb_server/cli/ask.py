@@ -1,15 +1,25 @@
-"""`kb-server ask`: a question to a running server, the answer streamed to the terminal."""
+"""`kb-server ask`: a question to a running server, the answer streamed to the terminal.
+
+On a terminal the model's raw text streams in dimmed as a draft, then gives way to the cited
+answer (each sentence with its [n], unsupported ones marked); a pipe gets only the cited answer.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import unicodedata
 from collections.abc import Iterator
 from typing import Any, TextIO
 
 import httpx
 
+from kb_server.cli.terminal import is_tty
 from kb_server.services.chat import location
+
+DIM, RESET = "\x1b[2m", "\x1b[0m"
+UNSUPPORTED = "(unsupported)"
 
 
 def iter_sse(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:
@@ -26,8 +36,42 @@ def iter_sse(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:
             data.append(line[5:].lstrip())
 
 
+def cited_answer(done: dict[str, Any], color: bool) -> str:
+    """The `done` event's answer, sentence by sentence, unsupported sentences marked."""
+    sentences = done.get("sentences") or []
+    if not sentences:
+        return str(done.get("answer", ""))
+    parts: list[str] = []
+    for s in sentences:
+        markers = "".join(f"[{n}]" for n in s["citations"])
+        text = s["text"]
+        if s.get("unsupported"):
+            text = f"{DIM}{text}{RESET} {UNSUPPORTED}" if color else f"{text} {UNSUPPORTED}"
+        parts.append(f"{s['before']}{text}{markers}")
+    return "".join(parts).strip()
+
+
+def _rows(text: str, width: int) -> int:
+    """Terminal rows `text` takes (CJK characters are two columns wide)."""
+    rows = 0
+    for line in text.split("\n"):
+        columns = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+        rows += max(1, -(-columns // width))
+    return rows
+
+
+def _erase_draft(draft: str, out: TextIO) -> None:
+    size = shutil.get_terminal_size()
+    rows = _rows(draft, size.columns)
+    if rows >= size.lines:  # scrolled past the top: the draft stays, the answer follows it
+        out.write("\n\n")
+        return
+    out.write(f"\r\x1b[{rows - 1}A\x1b[J" if rows > 1 else "\r\x1b[J")
+
+
 def ask(base_url: str, kb: str, question: str, top_k: int | None, out: TextIO = sys.stdout) -> int:
     """Stream the answer, then list the sources; returns the exit code."""
+    tty = is_tty(out)
     body: dict[str, Any] = {"kb": kb, "question": question, "stream": True}
     if top_k:
         body["top_k"] = top_k
@@ -45,10 +89,12 @@ def ask(base_url: str, kb: str, question: str, top_k: int | None, out: TextIO = 
                 return 1
             citations: list[dict[str, Any]] = []
             done: dict[str, Any] = {}
+            draft = ""
             for event, data in iter_sse(response.iter_lines()):
-                if event == "token":
-                    out.write(data["delta"])
+                if event == "token" and tty:
+                    out.write(f"{DIM}{data['delta']}{RESET}")
                     out.flush()
+                    draft += data["delta"]
                 elif event == "done":
                     done, citations = data, data["citations"]
                 elif event == "error":
@@ -57,9 +103,11 @@ def ask(base_url: str, kb: str, question: str, top_k: int | None, out: TextIO = 
     except httpx.HTTPError as exc:
         print(f"kb-server: cannot reach {base_url}: {exc}", file=sys.stderr)
         return 1
-    out.write("\n")
+    if draft:
+        _erase_draft(draft, out)
+    out.write(cited_answer(done, color=tty) + "\n")
     if done.get("refused_by") == "model":
-        out.write(f"(the model found no answer in the passages) {done['answer']}\n")
+        out.write("(the model found no answer in the passages)\n")
     if done.get("fallback") == "no_llm":
         out.write("(no LLM is installed: quoted from the passages)\n")
     if citations:

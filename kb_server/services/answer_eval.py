@@ -22,8 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from kb_server.services.content_words import content_words
 from llm import NO_ANSWER
-from vectorstore.tokenize import tokenize
 
 JUDGE_THRESHOLD = 0.5
 MIN_CONTENT_TOKENS = 2
@@ -31,68 +31,6 @@ MIN_CONTENT_TOKENS = 2
 Kind = Literal["qa", "offtopic"]
 
 _MARKER = re.compile(r"\[(\d+)\]")
-# Words any answer may use whatever it says; counting them would credit a wrong answer.
-_FILLER = frozenset(
-    [
-        "also",
-        "use",
-        "using",
-        "used",
-        "uses",
-        "one",
-        "way",
-        "ways",
-        "may",
-        "might",
-        "must",
-        "should",
-        "just",
-        "only",
-        "very",
-        "more",
-        "most",
-        "some",
-        "any",
-        "all",
-        "other",
-        "same",
-        "like",
-        "get",
-        "make",
-        "made",
-        "need",
-        "see",
-        "e",
-        "g",
-        "eg",
-        "answer",
-        "question",
-        "passage",
-        "passages",
-        "reference",
-        "according",
-        "使用",
-        "一个",
-        "一些",
-        "这个",
-        "那个",
-        "这样",
-        "如果",
-        "因为",
-        "所以",
-        "但是",
-        "需要",
-        "通过",
-        "进行",
-        "或者",
-        "以及",
-        "其他",
-        "答案",
-        "问题",
-        "资料",
-        "根据",
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -100,11 +38,6 @@ class Judgement:
     on_target: bool
     score: float  # share of the answer's content words found in the reference (0 when too short)
     tokens: int  # the answer's content words
-
-
-def content_words(text: str) -> set[str]:
-    words = tokenize(_MARKER.sub(" ", text))
-    return {w for w in words if w not in _FILLER and (len(w) > 1 or w.isdigit())}
 
 
 def judge(answer: str, reference: str, question: str = "", *, refused: bool = False) -> Judgement:

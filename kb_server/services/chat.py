@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kb_server.runtime.container import Services
-from kb_server.schemas import Citation, SearchHit
-from kb_server.services import quoting
+from kb_server.schemas import AnswerSentence, Citation, SearchHit
+from kb_server.services import attribution, quoting
 from kb_server.services import search as search_service
 from kb_server.services.generation_pool import GenerationPool
 from kb_server.services.metrics import ApiMetrics
@@ -131,6 +131,7 @@ class Prepared:
     messages: list[dict[str, str]] = field(default_factory=list)
     mode: Mode = "generate"
     fallback: str | None = None
+    quoted: list[quoting.QuotedSentence] | None = None
 
     @property
     def refused(self) -> bool:
@@ -251,14 +252,27 @@ class Answer:
     refused_by: RefusedBy | None = None  # threshold: nothing scored enough; model: the model had no answer
     mode: Mode = "generate"
     fallback: str | None = None
+    sentences: list[AnswerSentence] = field(default_factory=list)
+
+    @property
+    def unsupported(self) -> int:
+        return sum(s.unsupported for s in self.sentences)
+
+
+def quote_answer(prepared: Prepared) -> attribution.Attributed:
+    """The quote answer, picked once per request (the stream and its `done` event share it)."""
+    if prepared.quoted is None:
+        prepared.quoted = quoting.quote(prepared.question, prepared.citations)
+    return attribution.from_quote(prepared.quoted)
 
 
 def quote_text(prepared: Prepared) -> str:
-    return quoting.render(quoting.quote(prepared.question, prepared.citations))
+    return quote_answer(prepared).text
 
 
 def settle(engine: ChatEngine, prepared: Prepared, text: str) -> Answer:
-    """The answer as the API reports it: one refusal signal whoever refused."""
+    """The answer as the API reports it: one refusal signal whoever refused, every sentence cited
+    from the passage that backs it (or flagged unsupported)."""
     mode, fallback = prepared.mode, prepared.fallback
     if prepared.refused:
         return Answer(NO_ANSWER[prepared.language], [], True, refused_by="threshold", mode=mode, fallback=fallback)
@@ -268,7 +282,11 @@ def settle(engine: ChatEngine, prepared: Prepared, text: str) -> Answer:
             engine.metrics.chat_suspected_false_refusals.inc()
         no_answer = NO_ANSWER[prepared.language]
         return Answer(no_answer, prepared.citations, True, refused_by="model", mode=mode, fallback=fallback)
-    return Answer(text.strip(), prepared.citations, False, mode=mode, fallback=fallback)
+    grounded = quote_answer(prepared) if mode == "quote" else attribution.attribute(text.strip(), prepared.citations)
+    if engine.metrics is not None:
+        engine.metrics.chat_sentences.labels("unsupported").inc(grounded.unsupported)
+        engine.metrics.chat_sentences.labels("supported").inc(len(grounded.sentences) - grounded.unsupported)
+    return Answer(grounded.text, prepared.citations, False, mode=mode, fallback=fallback, sentences=grounded.sentences)
 
 
 def answer(services: Services, engine: ChatEngine, prepared: Prepared) -> Answer:

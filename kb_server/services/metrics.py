@@ -56,6 +56,12 @@ class ApiMetrics:
             "the model said it had no answer while a passage scored at least chat.false_refusal_min_score",
             registry=self.registry,
         )
+        self.chat_sentences = Counter(
+            "kb_chat_sentences",
+            "answer sentences, by whether a passage supports them",
+            ["support"],
+            registry=self.registry,
+        )
         self.chat_requests = Counter(
             "kb_chat_requests", "chat requests by outcome", ["outcome"], registry=self.registry
         )

@@ -1,6 +1,7 @@
 """Quote mode: answer with the most relevant sentences of the top passages, cited, with no LLM.
 
-Instant, and it cannot invent: every word comes from a passage. It is also what chat does when no
+Instant, and it cannot invent: every word comes from a passage (`attribution.from_quote` renders
+it, each sentence with its passage's [n]). It is also what chat does when no
 LLM is installed. Sentences are scored by how many of the question's keyword-search tokens they
 contain (jieba for Chinese, plurals folded), so "which sentence" means the same as keyword search.
 """
@@ -54,14 +55,3 @@ def quote(question: str, citations: list[Citation]) -> list[QuotedSentence]:
         chosen.append((rank, position, sentence, n))
         length += len(sentence)
     return [QuotedSentence(sentence, n) for _rank, _position, sentence, n in sorted(chosen)]
-
-
-def render(sentences: list[QuotedSentence]) -> str:
-    """ "First sentence.[1] Second one.[2]" — Chinese sentences joined without a space."""
-    parts: list[str] = []
-    previous = ""
-    for s in sentences:
-        gap = "" if not parts or re.search(r"[。！？]$", previous) else " "
-        parts.append(f"{gap}{s.text}[{s.n}]")
-        previous = s.text
-    return "".join(parts)

@@ -8,6 +8,7 @@ import pytest
 
 from tests.support.client import KBClient
 from tests.support.inspect_data import chunk_report
+from tests.support.processes import Proc, free_port, wait_http
 from tests.support.stack import Stack
 
 FAQ_KB = "python-faq"
@@ -59,3 +60,24 @@ def faq_kb(stack: Stack, faq_pages: list[Path]) -> dict[str, dict[str, int]]:
     files = client.wait_settled(FAQ_KB, expected=9, timeout_s=400)
     assert [f["status"] for f in files] == ["done"] * 9, [(f["name"], f["error"]) for f in files]
     return chunk_report(stack.data_dir, FAQ_KB)
+
+
+@pytest.fixture
+def second_api(stack: Stack, tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-type]
+    """Start another API process on the same data and Redis, with different LLM settings."""
+    started: list[Proc] = []
+
+    def start(**env: str) -> str:
+        port = free_port()
+        proc = Proc(
+            ["api"],
+            {**stack.env(), "KB_PORT": str(port), "KB_RECOVERY_ENABLED": "false", **env},
+            tmp_path / f"api{len(started)}.log",
+        ).start()
+        started.append(proc)
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for proc in started:
+        proc.stop()

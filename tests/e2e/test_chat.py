@@ -10,7 +10,6 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,9 +17,11 @@ import openai
 import pytest
 
 from kb_server.cli.ask import iter_sse
+from kb_server.schemas import Citation
+from kb_server.services.attribution import attribute
 from llm import NO_ANSWER
 from tests.support.client import KBClient
-from tests.support.processes import REPO, Proc, free_port, wait_http
+from tests.support.processes import REPO, free_port, wait_http
 from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -40,6 +41,8 @@ THRESHOLD_REFUSAL = {
     "refused_by": "threshold",
     "mode": "generate",
     "fallback": None,
+    "sentences": [],
+    "unsupported": 0,
 }
 
 
@@ -92,7 +95,9 @@ def test_streaming_chat_sends_citations_tokens_then_done(client: KBClient, bees:
     assert set(kinds) == {"citations", "token", "done"}
     deltas = "".join(d["delta"] for e, d in events if e == "token")
     done = events[-1][1]
-    assert done["answer"] == deltas.strip()
+    # Tokens are the model's raw text; `done` carries it cited sentence by sentence.
+    assert done["answer"] == attribute(deltas.strip(), [Citation(**c) for c in done["citations"]]).text
+    assert done["sentences"]
     assert done["refused"] is False
     assert done["citations"] == events[0][1]["citations"]
     assert done["citations"][0]["file_name"] == "bees.md"
@@ -118,6 +123,10 @@ def test_the_official_openai_client_talks_to_a_knowledge_base(stack: Stack, bees
 
     completion = oai.chat.completions.create(model=bees, messages=[{"role": "user", "content": QUESTION}])
     assert completion.object == "chat.completion"
+    sentences = (completion.model_extra or {})["sentences"]
+    assert sentences
+    cited = [s for s in sentences if s["citations"]]
+    assert all(f"{s['text']}[{s['citations'][0]}]" in (completion.choices[0].message.content or "") for s in cited)
     assert completion.choices[0].message.role == "assistant"
     assert completion.choices[0].message.content
     assert completion.choices[0].finish_reason == "stop"
@@ -183,27 +192,6 @@ def test_kb_server_ask_streams_the_answer_and_lists_sources(stack: Stack, bees: 
         cwd=REPO,
     )
     assert refused.stdout.strip() == NO_ANSWER["en"]
-
-
-@pytest.fixture
-def second_api(stack: Stack, tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-type]
-    """Start another API process on the same data and Redis, with different LLM settings."""
-    started: list[Proc] = []
-
-    def start(**env: str) -> str:
-        port = free_port()
-        proc = Proc(
-            ["api"],
-            {**stack.env(), "KB_PORT": str(port), "KB_RECOVERY_ENABLED": "false", **env},
-            tmp_path / f"api{len(started)}.log",
-        ).start()
-        started.append(proc)
-        wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for proc in started:
-        proc.stop()
 
 
 def test_without_the_llm_extra_chat_quotes_the_passages_and_search_still_works(second_api, bees: str) -> None:  # type: ignore[no-untyped-def]
@@ -286,6 +274,9 @@ def test_quote_mode_answers_from_the_passages_without_the_model(client: KBClient
     assert quoted
     assert all(sentence in passages for sentence in quoted)  # every word from a passage
     assert "nectar" in body["answer"]
+    assert [s["text"] for s in body["sentences"]] == quoted
+    assert all(len(s["citations"]) == 1 and not s["unsupported"] for s in body["sentences"])
+    assert body["unsupported"] == 0
     with client.http.stream(
         "POST", "/api/chat", json={"kb": bees, "question": QUESTION, "mode": "quote", "stream": True}
     ) as r:

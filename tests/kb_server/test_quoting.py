@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 from kb_server.schemas import Citation
-from kb_server.services import chat, quoting
+from kb_server.services import attribution, chat, quoting
 from kb_server.services.generation_pool import GenerationPool
 from kb_server.services.metrics import ApiMetrics
 from llm import NO_ANSWER
@@ -37,7 +37,7 @@ def test_quote_takes_the_sentences_that_answer_from_the_passages_in_order() -> N
     for s in quoted:
         assert s.text in citations[s.n - 1].text  # never a word that is not in a passage
     assert "indentation" in quoted[0].text.lower()
-    text = quoting.render(quoted)
+    text = attribution.from_quote(quoted).text
     assert text.endswith("]")
     assert "[1]" in text
     assert len(text) <= quoting.MAX_CHARS + 40
@@ -48,7 +48,7 @@ def test_quote_reads_chinese() -> None:
     quoted = quoting.quote(item["question"], [_citation(1, item["answer"])])
     assert quoted
     assert all(s.text in item["answer"] for s in quoted)
-    assert " [" not in quoting.render(quoted)  # Chinese sentences are joined without spaces
+    assert " [" not in attribution.from_quote(quoted).text  # Chinese sentences are joined without spaces
 
 
 def _engine(metrics: ApiMetrics) -> chat.ChatEngine:
@@ -82,5 +82,32 @@ def test_without_an_llm_generate_falls_back_to_quote() -> None:
     try:
         assert engine.choose_mode(None) == ("quote", "no_llm")
         assert engine.choose_mode("quote") == ("quote", None)
+    finally:
+        engine.close()
+
+
+def test_settled_answers_come_sentence_by_sentence_and_unsupported_ones_are_counted() -> None:
+    metrics = ApiMetrics()
+    engine = _engine(metrics)
+    try:
+        passage = _citation(1, "Indentation groups statements. There are no begin/end brackets.")
+        prepared = chat.Prepared("Why indentation?", "en", [passage])
+        done = chat.settle(engine, prepared, "Indentation groups the statements. It was invented by NASA engineers.")
+        assert [(s.citations, s.unsupported) for s in done.sentences] == [([1], False), ([], True)]
+        assert done.text == "Indentation groups the statements.[1] It was invented by NASA engineers."
+        assert done.unsupported == 1
+        sample = metrics.registry.get_sample_value
+        assert sample("kb_chat_sentences_total", {"support": "unsupported"}) == 1.0
+        assert sample("kb_chat_sentences_total", {"support": "supported"}) == 1.0
+
+        quote = chat.Prepared("Why indentation?", "en", [passage], mode="quote")
+        text = chat.quote_text(quote)
+        quoted = chat.settle(engine, quote, text)
+        assert quoted.text == text
+        assert quoted.sentences
+        assert all(s.citations == [1] and not s.unsupported for s in quoted.sentences)
+
+        refused = chat.settle(engine, prepared, "I don't know.")
+        assert (refused.refused, refused.sentences) == (True, [])
     finally:
         engine.close()

@@ -3,102 +3,17 @@ chat keyboard use and error messages. The whole stack is exercised in test_ui_st
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Iterator
-from typing import Any
-from urllib.parse import urlsplit
+from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, Route, expect
 
 from tests.ui.conftest import BrowserSession, UiOnlyServer, open_session
+from tests.ui.fake_api import CITATION, FakeApi, ask, error, file_entry, sse
 
 pytestmark = [pytest.mark.e2e]
-
-KB = {
-    "name": "notes",
-    "description": "",
-    "embedder": "minilm",
-    "dim": 384,
-    "files": 1,
-    "chunks": 3,
-    "created_at": "2025-01-01T10:00:00+00:00",
-}
-CITATION = {
-    "n": 1,
-    "chunk_id": 7,
-    "file_id": 1,
-    "file_name": "<i>guide</i>.md",
-    "score": 0.8123,
-    "text": "<b>passage</b> <img src=/p.png onerror=window.__xss=6>",
-    "metadata": {"title": "Guide"},
-}
-
-Reply = Callable[[Route], None]
-
-
-def file_entry(**override: Any) -> dict[str, Any]:
-    entry = {
-        "file_id": 1,
-        "name": "guide.md",
-        "sha256": "0" * 64,
-        "size": 2048,
-        "status": "done",
-        "stage": None,
-        "progress": 1.0,
-        "chunks": 3,
-        "error": None,
-        "error_code": None,
-        "task_id": "t1",
-        "attempts": 1,
-        "created_at": "2025-01-01T10:00:00+00:00",
-        "updated_at": "2025-01-01T10:00:05+00:00",
-    }
-    return {**entry, **override}
-
-
-def sse(*events: tuple[str, Any]) -> Reply:
-    body = "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
-    return lambda route: route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body=body)
-
-
-def error(status: int, code: str, detail: str, **headers: str) -> Reply:
-    return lambda route: route.fulfill(status=status, json={"code": code, "detail": detail}, headers=headers)
-
-
-class FakeApi:
-    """Answers the page's API calls; chat replies are served in order."""
-
-    def __init__(self, page: Page, *, files: list[dict[str, Any]] | None = None, key: str | None = None) -> None:
-        self.files = files if files is not None else [file_entry()]
-        self.key = key
-        self.chat_replies: list[Reply] = []
-        self.chat_requests: list[dict[str, Any]] = []
-        self.keys_sent: list[str | None] = []
-        self.uploads: list[bytes] = []
-        self.on_upload: Reply = error(415, "unsupported_file_type", "no uploads expected")
-        page.route("**/api/**", self.handle)
-
-    def handle(self, route: Route) -> None:
-        request = route.request
-        path = urlsplit(request.url).path
-        self.keys_sent.append(request.headers.get("x-api-key"))
-        if self.key and request.headers.get("x-api-key") != self.key:
-            route.fulfill(status=401, json={"code": "unauthorized", "detail": "a valid X-API-Key is required"})
-        elif path == "/api/kbs":
-            route.fulfill(json={"kbs": [KB]})
-        elif path == "/api/kbs/notes/files" and request.method == "POST":
-            self.uploads.append(request.post_data_buffer or b"")
-            self.on_upload(route)
-        elif path == "/api/kbs/notes/files":
-            route.fulfill(json={"files": self.files})
-        elif path == "/api/chat":
-            self.chat_requests.append(request.post_data_json)
-            self.chat_replies.pop(0)(route)
-        else:
-            route.fulfill(status=404, json={"code": "not_found", "detail": path})
 
 
 @pytest.fixture
@@ -108,12 +23,6 @@ def session(browser: Browser, ui_server: UiOnlyServer) -> Iterator[BrowserSessio
         yield opened
     finally:
         opened.context.close()
-
-
-def ask(page: Page, question: str) -> None:
-    page.fill("#question", question)
-    page.press("#question", "Enter")
-    expect(page.locator("#messages li.assistant").last).not_to_have_attribute("data-state", "streaming")
 
 
 def test_page_has_a_strict_csp_and_loads_nothing_from_elsewhere(

@@ -4,12 +4,15 @@ documents, watch them ingest, ask a question, read a cited passage, delete a fil
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from tests.support.processes import REPO
 from tests.support.stack import Stack
 from tests.ui.conftest import LAPTOP, PHONE, BrowserSession, open_session
 
@@ -19,6 +22,9 @@ DOCS = ["nodejs-api-http.md", "live-manual.en.docx"]
 QUESTION = "How do I create an HTTP server in Node.js?"
 INGEST_TIMEOUT_MS = 300_000
 ANSWER_TIMEOUT_MS = 180_000
+ZH_DOCS = ["panda.md", "tea.md", "greatwall.md"]
+ZH_QUESTION = "大熊猫每天吃多少竹子？"
+QUOTED_NOTE = "Quoted from the passages, no language model."
 
 # Records every label and status an element shows, so the test sees the stages go by.
 WATCH_STAGES = """
@@ -68,6 +74,54 @@ def snapshot(page: Page, artifacts: Path, name: str) -> None:
         page.set_viewport_size(viewport)
         page.screenshot(path=str(artifacts / f"{name}-{label}.png"), full_page=label == "phone")
     page.set_viewport_size(LAPTOP)
+
+
+def last_reply(page: Page, kb: str) -> dict[str, Any]:
+    """The finished reply as the page keeps it (the `done` event's fields)."""
+    return json.loads(page.evaluate(f"sessionStorage.getItem('kb-server.chat.{kb}')"))[-1]
+
+
+def ask_and_wait(page: Page, question: str) -> Locator:
+    page.fill("#question", question)
+    page.press("#question", "Enter")
+    reply = page.locator("#messages li.assistant").last
+    expect(reply).to_have_attribute("data-state", "done", timeout=ANSWER_TIMEOUT_MS)
+    return reply
+
+
+def check_sentences(page: Page, reply: Locator, kb: str) -> dict[str, Any]:
+    """Each sentence the server sent is one span, with its [n] buttons, marked when unsupported."""
+    data = last_reply(page, kb)
+    spans = reply.locator(".answer .sentence")
+    if data["refused"]:
+        expect(spans).to_have_count(0)
+        expect(reply.locator(".mode-note")).to_have_text("The model found no answer in the passages.")
+        return data
+    sentences = data["sentences"]
+    assert sentences, data
+    expect(spans).to_have_count(len(sentences))
+    for i, s in enumerate(sentences):
+        span = spans.nth(i)
+        expect(span.locator("button.cite")).to_have_count(len(s["citations"]))
+        assert ("unsupported" in (span.get_attribute("class") or "").split()) == s["unsupported"]
+        if s["unsupported"]:
+            expect(span).to_have_attribute("title", "Not found in the passages")
+    return data
+
+
+def ask_quoted(page: Page, kb: str, question: str) -> Locator:
+    """Ask with "Quote only" ticked: every sentence comes from a passage and cites it."""
+    if not page.locator("#opt-quote").is_visible():
+        page.locator(".options summary").click()
+    page.check("#opt-quote")
+    reply = ask_and_wait(page, question)
+    page.uncheck("#opt-quote")
+    expect(reply.locator(".mode-note")).to_have_text(QUOTED_NOTE)
+    data = check_sentences(page, reply, kb)
+    assert data["mode"] == "quote"
+    assert all(s["citations"] and not s["unsupported"] for s in data["sentences"])
+    assert reply.locator(".answer .sentence.unsupported").count() == 0
+    return reply
 
 
 def test_upload_ingest_chat_cite_and_delete_through_the_page(
@@ -142,7 +196,14 @@ def test_upload_ingest_chat_cite_and_delete_through_the_page(
     page.screenshot(path=str(artifacts / "passage-laptop.png"))
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
+    check_sentences(page, reply, "manuals")
     snapshot(page, artifacts, "chat")
+
+    quoted = ask_quoted(page, "manuals", QUESTION)
+    quoted.locator(".answer button.cite").first.click()
+    expect(page.locator("#passage-title")).to_contain_text("nodejs-api-http.md")
+    page.keyboard.press("Escape")
+    page.screenshot(path=str(artifacts / "chat-quote-en-laptop.png"))
 
     page.click("#tab-files")
     row = file_row(page, DOCS[1])
@@ -170,3 +231,29 @@ def test_upload_ingest_chat_cite_and_delete_through_the_page(
     expect(page.locator("#view-empty")).to_be_visible()
     assert stack.client.http.get("/api/kbs").json()["kbs"] == []
     session.problems.assert_clean(allowed_errors=("status of 415",))
+
+
+def test_a_chinese_question_is_answered_and_quoted_sentence_by_sentence(
+    session: BrowserSession, stack: Stack, artifacts: Path
+) -> None:
+    client = stack.client
+    client.create_kb("zh")
+    client.upload("zh", [(name, (REPO / "tests" / "fixtures" / "zh" / name).read_bytes()) for name in ZH_DOCS])
+    assert [f["status"] for f in client.wait_settled("zh", expected=len(ZH_DOCS))] == ["done"] * len(ZH_DOCS)
+    page = session.page
+    page.goto("/#/kb/zh/chat")
+    expect(page.locator("#chat-kb")).to_have_text("zh")
+
+    reply = ask_and_wait(page, ZH_QUESTION)
+    check_sentences(page, reply, "zh")
+    snapshot(page, artifacts, "chat-zh")
+
+    quoted = ask_quoted(page, "zh", ZH_QUESTION)
+    expect(quoted.locator(".answer")).to_contain_text("竹子")
+    assert " [" not in quoted.locator(".answer").inner_text()
+    quoted.locator(".answer button.cite").first.click()
+    expect(page.locator("#passage-title")).to_contain_text("panda.md")
+    page.keyboard.press("Escape")
+    snapshot(page, artifacts, "chat-zh-quote")
+    client.http.delete("/api/kbs/zh")
+    session.problems.assert_clean()

@@ -30,9 +30,12 @@ def chat(body: ChatRequest, services: ServicesDep, engine: ChatDep) -> Response 
     "threshold"`, and no model runs; when the model says it has no answer (in any wording, or only
     "[1]"), the same sentence with `refused_by: "model"`. `mode: "quote"` (default `chat.mode`)
     answers with the passages' most relevant sentences, cited, without an LLM — also what happens,
-    with `fallback: "no_llm"`, when no LLM is installed. With `stream: true` the answer comes as
-    Server-Sent Events: `citations`, then `token` events (`{"delta"}`), then `done` (the JSON
-    response's fields; authoritative), or `error` (`{"code", "detail"}`).
+    with `fallback: "no_llm"`, when no LLM is installed. Every sentence is cited from the passage
+    that holds its words, whether or not the model wrote `[n]`: `sentences` lists them with their
+    `citations`, `unsupported: true` where no passage backs one, and `answer` is their text with
+    the markers. With `stream: true` the answer comes as Server-Sent Events: `citations`, then
+    `token` events (`{"delta"}`, the model's raw text), then `done` (the JSON response's fields,
+    the cited answer; authoritative), or `error` (`{"code", "detail"}`).
     """
     history = [t.model_dump() for t in body.history]
     mode = engine.choose_mode(body.mode)
@@ -53,6 +56,8 @@ def _response(answer: chat_service.Answer) -> ChatResponse:
         refused_by=answer.refused_by,
         mode=answer.mode,
         fallback=answer.fallback,
+        sentences=answer.sentences,
+        unsupported=answer.unsupported,
     )
 
 

@@ -56,8 +56,10 @@ def list_models(services: ServicesDep) -> dict[str, Any]:
 
 @router.post("/chat/completions", response_model=None, responses=_errors)
 def chat_completions(body: OpenAIChatRequest, services: ServicesDep, engine: ChatDep) -> Response | dict[str, Any]:
-    """RAG chat in OpenAI's chat-completions shape; `model` names the knowledge base. The cited
-    passages come in an extra `citations` field (in the last chunk when streaming)."""
+    """RAG chat in OpenAI's chat-completions shape; `model` names the knowledge base. The content
+    is the answer with each sentence's `[n]` markers; the cited passages and the sentences come in
+    extra `citations` and `sentences` fields (in the last chunk when streaming, whose deltas are
+    the model's raw text)."""
     turns = [m for m in body.messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user" or not turns[-1].text().strip():
         raise InvalidInput("the last message must be a non-empty user message", code="invalid_messages")
@@ -89,6 +91,7 @@ def chat_completions(body: OpenAIChatRequest, services: ServicesDep, engine: Cha
         "citations": chat_service.citations_payload(answer.citations),
         "refused": answer.refused,
         "refused_by": answer.refused_by,
+        "sentences": [s.model_dump() for s in answer.sentences],
     }
 
 
@@ -112,7 +115,10 @@ def _chunks(stream: chat_service.TokenStream, completion_id: str, created: int, 
             yield chunk({"content": delta})
         done = stream.result("".join(parts))
         citations = chat_service.citations_payload(done.citations)
-        yield chunk({}, "stop", citations=citations, refused=done.refused, refused_by=done.refused_by)
+        sentences = [s.model_dump() for s in done.sentences]
+        yield chunk(
+            {}, "stop", citations=citations, refused=done.refused, refused_by=done.refused_by, sentences=sentences
+        )
     except LLMError as exc:
         yield sse_event(None, {"error": {"message": str(exc), "type": "llm_error", "code": "llm_error"}})
     finally:

@@ -1,6 +1,8 @@
-// Chat with one knowledge base: the answer streams in token by token, citation markers [n] open
-// the cited passage, and the conversation is kept for the tab's lifetime (sessionStorage).
+// Chat with one knowledge base: the answer streams in token by token, then is replaced by the
+// server's cited version (sentence by sentence, see answer.js); citation markers [n] open the
+// cited passage, and the conversation is kept for the tab's lifetime (sessionStorage).
 
+import { renderAnswer } from "./answer.js";
 import * as api from "./api.js";
 import { $, h } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
@@ -118,6 +120,7 @@ export class ChatView {
     const threshold = Number.parseFloat($("#opt-threshold", this.root).value);
     if (Number.isFinite(topK)) body.top_k = topK;
     if (Number.isFinite(threshold)) body.score_threshold = threshold;
+    if ($("#opt-quote", this.root).checked) body.mode = "quote";
     return body;
   }
 
@@ -147,7 +150,11 @@ export class ChatView {
         done: (done) => {
           reply.content = done.answer ?? reply.content;
           reply.citations = done.citations || reply.citations;
+          reply.sentences = done.sentences || [];
           reply.refused = Boolean(done.refused);
+          reply.refusedBy = done.refused_by || null;
+          reply.mode = done.mode || "generate";
+          reply.fallback = done.fallback || null;
           reply.state = "done";
         },
       }, controller.signal);
@@ -185,6 +192,7 @@ export class ChatView {
         h("p", { class: "refused-note", text: "No answer in this knowledge base" }),
         h("div", { class: "answer markdown" }),
         h("p", { class: "typing", text: "Thinking…" }),
+        h("p", { class: "mode-note" }),
         h("div", { class: "sources" }),
         h("p", { class: "error", role: "alert" })));
     this.update(li, m);
@@ -211,7 +219,12 @@ export class ChatView {
       const c = byNumber.get(n);
       return c ? this.citeButton(c, `[${n}]`, "cite") : null;
     };
-    el.querySelector(".answer").replaceChildren(renderMarkdown(m.content, cite));
+    const sentences = m.state === "done" && !m.refused ? m.sentences || [] : [];
+    el.querySelector(".answer").replaceChildren(
+      sentences.length ? renderAnswer(sentences, cite) : renderMarkdown(m.content, cite));
+    const note = el.querySelector(".mode-note");
+    note.textContent = m.state === "done" ? modeNote(m, sentences) : "";
+    note.hidden = !note.textContent;
     el.querySelector(".typing").hidden = !(m.state === "streaming" && !m.content);
     const sources = el.querySelector(".sources");
     sources.replaceChildren();
@@ -252,6 +265,20 @@ export class ChatView {
     const nearBottom = pane.scrollHeight - pane.scrollTop - pane.clientHeight < 120;
     if (nearBottom || this.controller === null) pane.scrollTop = pane.scrollHeight;
   }
+}
+
+// One line under a finished answer saying what produced it, or why it says nothing.
+export function modeNote(m, sentences = []) {
+  if (m.refused) return m.refusedBy === "model" ? "The model found no answer in the passages." : "";
+  if (m.fallback === "no_llm") return "No language model is installed: quoted from the passages.";
+  if (m.mode === "quote") return "Quoted from the passages, no language model.";
+  const unsupported = sentences.filter((s) => s.unsupported).length;
+  if (unsupported) {
+    return unsupported === 1
+      ? "The underlined sentence was not found in the passages."
+      : `The ${unsupported} underlined sentences were not found in the passages.`;
+  }
+  return "";
 }
 
 function formatScore(score) {

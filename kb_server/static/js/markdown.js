@@ -4,7 +4,7 @@
 
 import { h } from "./dom.js";
 
-const FENCE = /^\s*(```|~~~)/;
+export const FENCE = /^\s*(```|~~~)/;
 const LIST_ITEM = /^\s*(?:([-*+])|(\d{1,9})[.)])\s+(.*)$/;
 const HEADING = /^\s*#{1,6}\s+(.*)$/;
 const INLINE = /(`+)([\s\S]*?)\1|\*\*([\s\S]+?)\*\*|\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]/g;
