@@ -236,9 +236,10 @@ class ChatResponse(BaseModel):
     answer: str
     citations: list[Citation]
     refused: bool = Field(description="true when the knowledge base has no answer (see refused_by)")
-    refused_by: Literal["threshold", "model"] | None = Field(
+    refused_by: Literal["threshold", "model", "unsupported"] | None = Field(
         default=None,
-        description="threshold: no passage scored enough (no model ran); model: the model said it has no answer",
+        description="threshold: no passage scored enough (no model ran); model: the model said it has no answer; "
+        "unsupported: the model answered, but no sentence of it is found in the passages",
     )
     mode: Literal["generate", "quote"] = Field(default="generate", description="what produced the answer")
     fallback: str | None = Field(default=None, description='"no_llm": generate was asked, no LLM is installed')

@@ -108,6 +108,8 @@ def ask(base_url: str, kb: str, question: str, top_k: int | None, out: TextIO = 
     out.write(cited_answer(done, color=tty) + "\n")
     if done.get("refused_by") == "model":
         out.write("(the model found no answer in the passages)\n")
+    elif done.get("refused_by") == "unsupported":
+        out.write("(the model's answer was not found in the passages, so it is not shown)\n")
     if done.get("fallback") == "no_llm":
         out.write("(no LLM is installed: quoted from the passages)\n")
     if citations:

@@ -33,7 +33,7 @@ from vectorstore.ids import file_of
 log = logging.getLogger(__name__)
 
 Mode = Literal["generate", "quote"]
-RefusedBy = Literal["threshold", "model"]
+RefusedBy = Literal["threshold", "model", "unsupported"]
 
 
 @dataclass
@@ -249,7 +249,7 @@ class Answer:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     elapsed_s: float = 0.0
-    refused_by: RefusedBy | None = None  # threshold: nothing scored enough; model: the model had no answer
+    refused_by: RefusedBy | None = None  # threshold: nothing scored enough; model: no answer; unsupported: invented
     mode: Mode = "generate"
     fallback: str | None = None
     sentences: list[AnswerSentence] = field(default_factory=list)
@@ -277,16 +277,24 @@ def settle(engine: ChatEngine, prepared: Prepared, text: str) -> Answer:
     if prepared.refused:
         return Answer(NO_ANSWER[prepared.language], [], True, refused_by="threshold", mode=mode, fallback=fallback)
     if mode == "generate" and is_model_refusal(text):
-        best = max(c.score for c in prepared.citations)
-        if best >= engine.false_refusal_min_score and engine.metrics is not None:
-            engine.metrics.chat_suspected_false_refusals.inc()
-        no_answer = NO_ANSWER[prepared.language]
-        return Answer(no_answer, prepared.citations, True, refused_by="model", mode=mode, fallback=fallback)
+        return _model_refusal(engine, prepared, "model")
     grounded = quote_answer(prepared) if mode == "quote" else attribution.attribute(text.strip(), prepared.citations)
     if engine.metrics is not None:
         engine.metrics.chat_sentences.labels("unsupported").inc(grounded.unsupported)
         engine.metrics.chat_sentences.labels("supported").inc(len(grounded.sentences) - grounded.unsupported)
+    if grounded.sentences and grounded.unsupported == len(grounded.sentences):
+        # Nothing of it is in the passages: the model answered from its own memory (the 0.5B names
+        # the capital of France from a passage about GDB), which this server must not pass on.
+        return _model_refusal(engine, prepared, "unsupported")
     return Answer(grounded.text, prepared.citations, False, mode=mode, fallback=fallback, sentences=grounded.sentences)
+
+
+def _model_refusal(engine: ChatEngine, prepared: Prepared, by: RefusedBy) -> Answer:
+    best = max(c.score for c in prepared.citations)
+    if best >= engine.false_refusal_min_score and engine.metrics is not None:
+        engine.metrics.chat_suspected_false_refusals.inc()
+    no_answer = NO_ANSWER[prepared.language]
+    return Answer(no_answer, prepared.citations, True, refused_by=by, mode=prepared.mode, fallback=prepared.fallback)
 
 
 def answer(services: Services, engine: ChatEngine, prepared: Prepared) -> Answer:

@@ -70,6 +70,11 @@ def test_a_model_refusal_becomes_the_fixed_sentence_and_is_counted_when_a_passag
         assert counted == 1.0  # only the refusal with a high-scoring passage is suspect
         answered = chat.settle(engine, strong, "Indentation groups statements [1].")
         assert (answered.refused, answered.refused_by) == (False, None)
+        invented = chat.settle(engine, strong, "The capital of France is Paris [1].")
+        assert (invented.refused, invented.refused_by, invented.text) == (True, "unsupported", NO_ANSWER["en"])
+        assert metrics.registry.get_sample_value("kb_chat_suspected_false_refusals_total") == 2.0
+        partly = chat.settle(engine, strong, "Indentation groups statements. Paris is in France.")
+        assert (partly.refused, partly.unsupported) == (False, 1)
         nothing = chat.Prepared("Why?", "zh", [])
         refused = chat.settle(engine, nothing, "")
         assert (refused.refused_by, refused.text) == ("threshold", NO_ANSWER["zh"])

@@ -269,6 +269,7 @@ export class ChatView {
 
 // One line under a finished answer saying what produced it, or why it says nothing.
 export function modeNote(m, sentences = []) {
+  if (m.refused && m.refusedBy === "unsupported") return "The model's answer was not found in the passages, so it is not shown.";
   if (m.refused) return m.refusedBy === "model" ? "The model found no answer in the passages." : "";
   if (m.fallback === "no_llm") return "No language model is installed: quoted from the passages.";
   if (m.mode === "quote") return "Quoted from the passages, no language model.";
