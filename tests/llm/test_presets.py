@@ -78,3 +78,32 @@ def test_qwen_is_prompted_with_the_template_inside_its_gguf(qwen: LlamaCppLLM) -
     # No chat_format given: llama-cpp-python picks the GGUF's own template ("chatml" when it
     # recognises it, else a Jinja formatter of the template itself).
     assert llama.chat_format in ("chatml", "chat_template.default")
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+@pytest.mark.slow
+def test_every_question_starts_with_the_tokens_the_warm_up_evaluated(qwen: LlamaCppLLM) -> None:
+    """llama.cpp skips the longest prefix a prompt shares with the tokens in its KV cache, so the
+    fixed system prompt and examples are evaluated once, whatever the question or its language."""
+    from llm.prompts import Passage, build_rag_messages
+
+    llama = qwen._llama
+    qwen.warm_up()
+    warmed = list(llama._input_ids)
+    assert len(warmed) > 300  # the system prompt and the worked examples
+    passages = [Passage(1, "The rear cover opens with the blue lever.", "manual.pdf")]
+    seen = warmed
+    for question in ("How do I open the rear cover?", "后盖怎么打开？"):
+        qwen.generate(build_rag_messages(question, passages, style="fewshot"), max_tokens=1)
+        prompt = list(llama._input_ids)
+        # All but the warm-up's own "<|im_start|>assistant" opening (and its one generated token).
+        assert _common_prefix(seen, prompt) >= len(warmed) - 4
+        seen = prompt
