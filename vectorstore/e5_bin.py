@@ -82,10 +82,12 @@ class E5Checkpoint:
         if dtype == _F32:
             return np.frombuffer(self._data, "<f4", elements, offset).reshape(shape).copy()
         blocks = np.frombuffer(self._data, _Q4_BLOCK, elements // BLOCK, offset)
-        scale = blocks["d"].astype(np.float32)[:, None]
-        low = (blocks["qs"] & 0x0F).astype(np.float32) - 8.0
-        high = (blocks["qs"] >> 4).astype(np.float32) - 8.0
-        return (np.concatenate([low, high], axis=1) * scale).reshape(shape)
+        # Filled in place: the 96M-weight embedding must not pass through fp32 temporaries.
+        out = np.empty((len(blocks), BLOCK), dtype=np.float32)
+        out[:, : BLOCK // 2] = (blocks["qs"] & 0x0F).astype(np.int8) - 8
+        out[:, BLOCK // 2 :] = (blocks["qs"] >> 4).astype(np.int8) - 8
+        out *= blocks["d"].astype(np.float32)[:, None]
+        return out.reshape(shape)
 
 
 def read_checkpoint(path: Path, sha256: str) -> E5Checkpoint:

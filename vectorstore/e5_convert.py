@@ -17,7 +17,7 @@ from vectorstore.e5_bin import read_checkpoint
 from vectorstore.e5_tokenizer import build_tokenizer
 from vectorstore.e5_torch import build_bert
 from vectorstore.model_spec import ModelSpec
-from vectorstore.onnx_build import export_int8_graph
+from vectorstore.onnx_build import export_fp32_graph, quantize_graph
 from vectorstore.onnx_embedder import TOKENIZER_FILE, RuntimeConfig
 
 
@@ -31,13 +31,16 @@ def export_e5_int8(spec: ModelSpec, work: Path) -> None:
     vocabulary = checkpoint.vocabulary
     build_tokenizer(vocabulary).save(str(work / TOKENIZER_FILE))
     model = build_bert(checkpoint)
-    del checkpoint  # its 72 MB file image is not needed while exporting
-    export_int8_graph(model, work, with_types=True, first_id=vocabulary.bos, pad_id=vocabulary.pad)
+    dim = checkpoint.config.hidden
+    del checkpoint  # the 72 MB file image
+    fp32 = export_fp32_graph(model, work, with_types=True, first_id=vocabulary.bos, pad_id=vocabulary.pad)
+    del model  # 470 MB of fp32 weights the quantizer does not need
+    quantize_graph(fp32, work)
     RuntimeConfig(
         pad_id=vocabulary.pad,
         pad_token=vocabulary.pieces[vocabulary.pad],
         max_seq_length=spec.max_seq_length,
         pooling="mean",
         normalize=True,
-        dim=int(model.config.hidden_size),
+        dim=dim,
     ).save(work)

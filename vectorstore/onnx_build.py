@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import importlib.metadata
 import json
 import logging
@@ -182,7 +183,10 @@ def _export_int8(spec: ModelSpec, work: Path) -> None:
     model = AutoModel.from_pretrained(spec.location).eval()
     with_types = "token_type_ids" in inspect.signature(model.forward).parameters
     first_id = 101 if tokenizer.cls_token_id is None else tokenizer.cls_token_id
-    export_int8_graph(model, work, with_types, first_id, int(tokenizer.pad_token_id or 0))
+    dim = int(model.config.hidden_size)
+    fp32 = export_fp32_graph(model, work, with_types, first_id, int(tokenizer.pad_token_id or 0))
+    del model
+    quantize_graph(fp32, work)
     tokenizer.backend_tokenizer.save(str(work / TOKENIZER_FILE))
     RuntimeConfig(
         pad_id=int(tokenizer.pad_token_id),
@@ -190,17 +194,17 @@ def _export_int8(spec: ModelSpec, work: Path) -> None:
         max_seq_length=spec.max_seq_length,
         pooling=spec.pooling or "mean",
         normalize=spec.normalize,
-        dim=int(model.config.hidden_size),
+        dim=dim,
     ).save(work)
 
 
-def export_int8_graph(model: Any, work: Path, with_types: bool, first_id: int, pad_id: int) -> None:
-    """Write `work`/model.int8.onnx: a transformers encoder's last_hidden_state, int8-quantised.
+def export_fp32_graph(model: Any, work: Path, with_types: bool, first_id: int, pad_id: int) -> Path:
+    """Write a transformers encoder's last_hidden_state as an fp32 ONNX graph into `work`; its path.
 
-    `first_id` (CLS or `<s>`) and `pad_id` shape the example batch the exporter traces.
+    `first_id` (CLS or `<s>`) and `pad_id` shape the example batch the exporter traces. Drop the
+    model before `quantize_graph`: the quantizer holds the graph several times over.
     """
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     class LastHiddenState(torch.nn.Module):
         def __init__(self) -> None:
@@ -231,6 +235,14 @@ def export_int8_graph(model: Any, work: Path, with_types: bool, first_id: int, p
             dynamic_axes={n: {0: "batch", 1: "sequence"} for n in [*names, "last_hidden_state"]},
             opset_version=OPSET,
         )
+    return fp32
+
+
+def quantize_graph(fp32: Path, work: Path) -> None:
+    """`fp32` int8-quantised into `work`/model.int8.onnx (per channel, reduced range); `fp32` deleted."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    gc.collect()  # the exporter's traced copies of the weights
     with _quiet_quantizer():
         quantize_dynamic(
             str(fp32), str(work / MODEL_FILE), per_channel=True, reduce_range=True, weight_type=QuantType.QInt8
