@@ -219,3 +219,15 @@ def test_chinese_questions_find_their_answers(e5: Embedder, faq_zh: list[dict[st
     hit_at_1 = float(np.mean(np.argmax(questions @ answers.T, axis=1) == np.arange(len(sample))))
 
     assert hit_at_1 >= 0.7, hit_at_1  # measured 0.83; MiniLM 0.21 on the same 29
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_the_torch_backend_is_the_fp32_model_of_the_same_weights(e5: Embedder, faq_zh: list[dict[str, str]]) -> None:
+    fp32 = build_embedder(SETTINGS.model_copy(update={"backend": "torch"}))
+    texts = [q["answer"][:300] for q in faq_zh[:6]]
+
+    assert getattr(fp32, "backend", None) == "torch"
+    assert (fp32.name, fp32.dim) == (e5.name, e5.dim)
+    assert np.sum(fp32.embed_documents(texts) * e5.embed_documents(texts), axis=1).min() >= 0.98
+    assert float(fp32.embed_query(texts[0]) @ e5.embed_query(texts[0])) >= 0.98
