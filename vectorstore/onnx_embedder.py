@@ -44,7 +44,15 @@ class OnnxEmbedder:
 
     backend = "onnx-int8"
 
-    def __init__(self, folder: Path, name: str, batch_size: int, threads: int, query_instruction: str = "") -> None:
+    def __init__(
+        self,
+        folder: Path,
+        name: str,
+        batch_size: int,
+        threads: int,
+        query_instruction: str = "",
+        document_prefix: str = "",
+    ) -> None:
         """Load the graph and tokenizer built into `folder`.
 
         Raises:
@@ -75,11 +83,18 @@ class OnnxEmbedder:
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._batch_size = batch_size
         self._query_instruction = query_instruction
+        self._document_prefix = document_prefix
         self.name = name
         self.dim = self.config.dim
         self.identity = name  # build_embedder sets the full identity
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
+        return self._embed([self._document_prefix + t for t in texts] if self._document_prefix else texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._embed([self._query_instruction + text])[0]
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
@@ -89,9 +104,6 @@ class OnnxEmbedder:
             part = order[start : start + self._batch_size]
             out[part] = self._encode([texts[i] for i in part])
         return out
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([self._query_instruction + text])[0]
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(texts)

