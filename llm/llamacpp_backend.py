@@ -18,6 +18,7 @@ from llm.model_files import ensure_model_file, locate_parts
 from llm.presets import PRESETS
 from llm.prompts import fixed_prefix
 from llm.settings import LLMSettings
+from llm.threads import threads_for_now
 
 BUNDLED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -77,6 +78,7 @@ class LlamaCppLLM:
         self._settings = settings
         self._stop = list(preset.stop)
         self._lock = threading.Lock()
+        self._threads = settings.n_threads
         self.name = f"llamacpp:{os.path.basename(path)}"
         self.preset: str = preset.name
         self.prompt_style: PromptStyle = preset.prompt_style
@@ -95,6 +97,15 @@ class LlamaCppLLM:
         prefix = fixed_prefix(self.prompt_style)
         if prefix:
             self.generate(prefix, max_tokens=1)
+
+    def _fit_threads(self) -> None:
+        """Called under the lock, before each generation (see llm.threads)."""
+        if not self._settings.adapt_threads:
+            return
+        n = threads_for_now(self._settings.n_threads)
+        if n != self._threads:
+            self._llama._ctx.set_n_threads(n, n)
+            self._threads = n
 
     def _params(self, max_tokens: int | None, temperature: float | None, stop: list[str] | None) -> dict[str, Any]:
         return {
@@ -121,6 +132,7 @@ class LlamaCppLLM:
         # Our plain dicts are what llama_cpp's message TypedDicts describe at runtime.
         try:
             with self._lock:
+                self._fit_threads()
                 result: Any = self._llama.create_chat_completion(messages=cast(Any, messages), **params)
         except ValueError as exc:
             raise LLMGenerationError(f"llama.cpp generation failed: {exc}") from exc
@@ -148,6 +160,7 @@ class LlamaCppLLM:
         """
         params = self._params(max_tokens, temperature, stop)
         with self._lock:
+            self._fit_threads()
             try:
                 chunks: Any = self._llama.create_chat_completion(messages=cast(Any, messages), stream=True, **params)
                 for chunk in chunks:

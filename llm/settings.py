@@ -37,6 +37,9 @@ class LLMSettings(BaseModel):
         default=None, description="where split presets are joined into one GGUF; null = the caller's (data dir cache)"
     )
     n_threads: int = 2
+    adapt_threads: bool = Field(
+        default=True, description="use fewer than n_threads while other processes keep cores busy (llm.threads)"
+    )
     max_tokens: int = 512
     temperature: float = 0.1
     # Small local models loop without it ("The answer is: The answer is: ...").
