@@ -148,6 +148,9 @@ def trim_history(history: list[Message] | None, max_turns: int) -> list[Message]
 
 
 def _user_message(lang: Language, passages: list[Passage], question: str, reminder: bool = False) -> str:
+    if reminder:
+        # Best passage last, next to the question: small models lean on what they read last.
+        passages = sorted(passages, key=lambda p: -p.n)
     body = format_passages(passages) if passages else _NO_PASSAGES[lang]
     if reminder:
         # Before the question, not after it: a small model tends to copy the last sentence it read.

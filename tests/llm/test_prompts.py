@@ -112,3 +112,10 @@ def test_fewshot_prompts_share_one_fixed_prefix_across_languages() -> None:
     assert NO_ANSWER["zh"] in chinese[-1]["content"]
     assert chinese[-1]["content"].endswith("问题：为什么有全局解释器锁？")
     assert fixed_prefix("brief") == []
+
+
+def test_fewshot_lists_the_best_passage_last_next_to_the_question() -> None:
+    user = build_rag_messages("Why is there a GIL?", PASSAGES, None, style="fewshot")[-1]["content"]
+    assert user.index("[2] (source:") < user.index("[1] (source:") < user.index("Question:")
+    brief = build_rag_messages("Why is there a GIL?", PASSAGES, None, "en")[-1]["content"]
+    assert brief.index("[1] (source:") < brief.index("[2] (source:")
