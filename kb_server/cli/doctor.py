@@ -24,11 +24,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from contextlib import closing
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import delete, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -40,6 +38,7 @@ from ingestion.broker import queue_depth, redis_client
 from ingestion.celery_app import create_celery
 from ingestion.queueing import send_ingest
 from ingestion.uploads import UploadStore
+from kb_server.cli.doctor_report import Finding, Report, print_report
 from kb_server.runtime.paths import DataPaths
 from kb_server.runtime.redis_server import discover_url
 from kb_server.settings import Settings
@@ -53,39 +52,6 @@ TEMP_PATTERNS = ("upload-*", "kb-*", "tmp*", "pymp-*")
 ORPHAN_UPLOAD_GRACE_S = 600
 UNSENT_GRACE_S = 60
 _UNREADABLE = (SegmentCorrupt, OSError, ValueError, KeyError, TypeError)
-
-
-@dataclass
-class Finding:
-    check: str
-    detail: str
-    fix: Callable[[], str] | None = None
-    repaired: str | None = None
-    repair_error: str | None = None
-
-    @property
-    def outcome(self) -> str:
-        if self.repaired or self.repair_error:
-            return f" -> repaired: {self.repaired}" if self.repaired else f" -> repair failed: {self.repair_error}"
-        return "" if self.fix else " (not repairable here)"
-
-
-@dataclass
-class Report:
-    data_dir: Path
-    findings: list[Finding] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def consistent(self) -> bool:
-        return all(f.repaired is not None for f in self.findings)
-
-    def as_dict(self) -> dict[str, Any]:
-        findings = [
-            {k: v for k, v in vars(f).items() if k != "fix"} | {"repairable": bool(f.fix)} for f in self.findings
-        ]
-        return {**vars(self), "data_dir": str(self.data_dir), "consistent": self.consistent, "findings": findings}
 
 
 class Doctor:
@@ -405,18 +371,8 @@ def run_doctor(settings: Settings, *, repair: bool = False) -> Report:
 
 
 def doctor_main(settings: Settings, *, repair: bool, as_json: bool) -> int:
-    """Print the report; exit code 0 when consistent (or everything found was repaired), 1 otherwise."""
-    report = run_doctor(settings, repair=repair)
-    if as_json:
-        print(json.dumps(report.as_dict(), indent=2), flush=True)
-        return 0 if report.consistent else 1
-    lines = [f"kb-server doctor: {report.data_dir}"] + [f"  {note}" for note in report.notes]
-    lines += ["  " + ", ".join(f"{k} {v}" for k, v in report.counts.items())] if report.counts else []
-    lines += [f"  [{f.check}] {f.detail}{f.outcome}" for f in report.findings]
-    left = sum(f.repaired is None for f in report.findings)
-    lines.append(f"{len(report.findings)} problem(s), {left} left" if report.findings else "consistent")
-    print("\n".join(lines), flush=True)
-    return 0 if report.consistent else 1
+    """Run the doctor and print its report; exit code 0 when consistent (or all was repaired)."""
+    return print_report(run_doctor(settings, repair=repair), as_json=as_json)
 
 
 def _run_file(path: Path) -> tuple[int, int] | None:
