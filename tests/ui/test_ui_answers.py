@@ -79,6 +79,14 @@ def test_answers_render_sentence_by_sentence_with_unsupported_ones_marked_and_mo
             ("token", {"delta": "I do not know."}),
             ("done", _done("The knowledge base has no answer to this question.", [], refused=True, refused_by="model")),
         ),
+        sse(
+            ("citations", {"citations": [CITATION]}),
+            ("token", {"delta": "Paris is the capital of France."}),
+            (
+                "done",
+                _done("The knowledge base has no answer to this question.", [], refused=True, refused_by="unsupported"),
+            ),
+        ),
     ]
     page.goto("/#/kb/notes/chat")
     ask(page, "what does the guide say?")
@@ -126,6 +134,12 @@ def test_answers_render_sentence_by_sentence_with_unsupported_ones_marked_and_mo
     reply = page.locator("#messages li.assistant").last
     expect(reply.locator(".mode-note")).to_have_text("The model found no answer in the passages.")
     expect(reply.locator(".answer .sentence")).to_have_count(0)
+    expect(reply.locator(".answer")).to_have_text("The knowledge base has no answer to this question.")
+    ask(page, "and france?")
+    reply = page.locator("#messages li.assistant").last
+    expect(reply.locator(".mode-note")).to_have_text(
+        "The model's answer was not found in the passages, so it is not shown."
+    )
     expect(reply.locator(".answer")).to_have_text("The knowledge base has no answer to this question.")
 
     page.reload()  # the sentences are kept with the conversation
