@@ -7,7 +7,7 @@ and their off-topic sets through streamed /api/chat, and prints one row per pres
 The off-topic sets are the fixtures of the retrieval and answer tests (data, not test code).
 
     .venv/bin/python -m benchmarks.answer_quality [--presets qwen-coder-0.5b,smollm2] [--limit 5]
-        [--languages en,zh] [--mode generate|quote] [--csv-dir DIR]
+        [--languages en,zh] [--every K] [--mode generate|quote] [--csv-dir DIR]
 """
 
 from __future__ import annotations
@@ -67,7 +67,13 @@ def ensure_kb(http: httpx.Client, lang: Language) -> None:
 
 
 def run_preset(
-    root: Path, preset: str, langs: dict[str, Language], limit: int | None, mode: str | None, csv_dir: Path | None
+    root: Path,
+    preset: str,
+    langs: dict[str, Language],
+    limit: int | None,
+    mode: str | None,
+    csv_dir: Path | None,
+    every: int = 1,
 ) -> list[tuple[str, Summary]]:
     server = Server(root, KB_LLM__PRESET=preset, KB_LLM__QUEUE_TIMEOUT_S="600", KB_WORKER__NICE="10")
     server.start(timeout_s=900)  # a first start may assemble and verify a model file
@@ -77,7 +83,8 @@ def run_preset(
             for code, lang in langs.items():
                 ensure_kb(http, lang)
                 started = time.perf_counter()
-                records = evaluate_answers(http, lang.kb, read_jsonl(lang.qa)[:limit], "qa", mode)
+                questions = read_jsonl(lang.qa)[::every][:limit]
+                records = evaluate_answers(http, lang.kb, questions, "qa", mode)
                 records += evaluate_answers(http, lang.kb, read_jsonl(lang.offtopic)[:limit], "offtopic", mode)
                 label = f"{preset} {code}"
                 rows.append((label, summarise(records)))
@@ -95,6 +102,9 @@ def main() -> None:
     parser.add_argument("--presets", default="qwen-coder-0.5b,qwen-coder-1.5b,smollm2", help="comma-separated")
     parser.add_argument("--languages", default="en,zh", help="comma-separated: en, zh")
     parser.add_argument("--limit", type=int, help="only the first N questions of each QA and off-topic file")
+    parser.add_argument(
+        "--every", type=int, default=1, help="every K-th QA question (a sample spread over all pages; off-topic: all)"
+    )
     parser.add_argument("--mode", choices=["generate", "quote"], help="chat mode (default: the server's chat.mode)")
     parser.add_argument("--csv-dir", type=Path, help="write <preset>-<language>.csv per run here")
     args = parser.parse_args()
@@ -103,11 +113,14 @@ def main() -> None:
     if args.csv_dir is not None:
         args.csv_dir.mkdir(parents=True, exist_ok=True)
 
-    print(f"{os.cpu_count()} cores, load average {load_average()}, limit {args.limit or 'none'}", flush=True)
+    print(
+        f"{os.cpu_count()} cores, load average {load_average()}, every {args.every}, limit {args.limit or 'none'}",
+        flush=True,
+    )
     rows: list[tuple[str, Summary]] = []
     with tempfile.TemporaryDirectory(prefix="kb-answers-") as tmp:
         for preset in args.presets.split(","):
-            rows += run_preset(Path(tmp), preset, langs, args.limit, args.mode, args.csv_dir)
+            rows += run_preset(Path(tmp), preset, langs, args.limit, args.mode, args.csv_dir, args.every)
     print("\nall runs (TTFT and s/ans in seconds; see the answer evaluator's README for the columns):")
     print(format_table(rows), end="")
 
