@@ -110,7 +110,7 @@ def test_eval_answers_prints_the_table_and_writes_every_question(
         assert r["answer"].strip()
         assert r["refused"] in ("True", "False")
         assert r["cites"] in ("True", "False")
-        assert r["refused_by"] in ("", "threshold", "model")
+        assert r["refused_by"] in ("", "threshold", "model", "unsupported")
         assert (r["refused"] == "True") == (r["refused_by"] != "")
         if r["refused_by"] != "threshold":  # a refusal without a model may stream no token at all
             assert 0 < float(r["ttft_s"]) <= float(r["total_s"])

@@ -62,7 +62,8 @@ def test_chat_answers_with_citations_of_real_chunks(client: KBClient, bees: str)
     r = client.http.post("/api/chat", json={"kb": bees, "question": QUESTION})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["refused"] is False
+    # SmolLM2 sometimes answers from memory alone: refused as unsupported, the passages still cited.
+    assert body["refused"] is False or body["refused_by"] == "unsupported"
     assert body["answer"].strip()
     assert body["citations"]
     assert [c["n"] for c in body["citations"]] == list(range(1, len(body["citations"]) + 1))
@@ -96,9 +97,14 @@ def test_streaming_chat_sends_citations_tokens_then_done(client: KBClient, bees:
     deltas = "".join(d["delta"] for e, d in events if e == "token")
     done = events[-1][1]
     # Tokens are the model's raw text; `done` carries it cited sentence by sentence.
-    assert done["answer"] == attribute(deltas.strip(), [Citation(**c) for c in done["citations"]]).text
-    assert done["sentences"]
-    assert done["refused"] is False
+    attributed = attribute(deltas.strip(), [Citation(**c) for c in done["citations"]])
+    if attributed.unsupported == len(attributed.sentences):  # SmolLM2 answered from memory alone
+        assert (done["refused"], done["refused_by"], done["answer"]) == (True, "unsupported", NO_ANSWER["en"])
+        assert done["sentences"] == []
+    else:
+        assert done["answer"] == attributed.text
+        assert done["sentences"]
+        assert done["refused"] is False
     assert done["citations"] == events[0][1]["citations"]
     assert done["citations"][0]["file_name"] == "bees.md"
 
@@ -156,9 +162,11 @@ def _concurrent_chats(url: str, kb: str, n: int) -> list[httpx.Response]:
         return list(pool.map(one, range(n)))
 
 
-def test_a_second_generation_waits_for_the_slot(stack: Stack, bees: str) -> None:
-    """One slot (llm.max_concurrent: 1) and a 2 s queue timeout: a second chat waits, then runs."""
-    assert [r.status_code for r in _concurrent_chats(stack.base_url, bees, 2)] == [200, 200]
+def test_a_second_generation_waits_for_the_slot(second_api, bees: str) -> None:  # type: ignore[no-untyped-def]
+    """One slot (llm.max_concurrent: 1): a second chat waits for it, then runs. The queue timeout is
+    long so that a slow machine cannot turn the wait into a 503."""
+    url = second_api(KB_LLM__QUEUE_TIMEOUT_S="120")
+    assert [r.status_code for r in _concurrent_chats(url, bees, 2)] == [200, 200]
 
 
 def test_generations_past_the_queue_timeout_get_503_with_retry_after(second_api, bees: str) -> None:  # type: ignore[no-untyped-def]
