@@ -91,6 +91,24 @@ def test_two_turns_are_kept_with_their_citations_and_survive_a_restart(
         again = other.get(f"/api/conversations/{cid}")
         assert again.status_code == 200
         assert again.json() == stored
+        third = {"kb": hive, "question": "And the queen?", "conversation_id": cid, "mode": "quote"}
+        assert other.post("/api/chat", json=third).status_code == 200
+    assert client.http.get(f"/api/conversations/{cid}").json()["turns"] == 3
+
+
+def test_an_answer_finished_after_its_conversation_was_deleted_is_not_stored(
+    client: KBClient, hive: str, stack_data_dir: Path
+) -> None:
+    cid = _create(client.http, hive)["id"]
+    body = {"kb": hive, "question": QUESTION, "conversation_id": cid, "stream": True, "mode": "generate"}
+    with client.http.stream("POST", "/api/chat", json=body) as r:
+        assert r.status_code == 200
+        events = iter_sse(r.iter_lines())
+        assert next(events)[0] == "citations"
+        assert client.http.delete(f"/api/conversations/{cid}").status_code == 204  # while the model writes
+        rest = list(events)
+    assert rest[-1] == ("error", {"code": "conversation_not_found", "detail": f"conversation {cid} does not exist"})
+    assert _stored_messages(stack_data_dir, cid) == 0
 
 
 def test_each_client_sees_only_its_own_conversations(client: KBClient, hive: str) -> None:
