@@ -6,7 +6,7 @@ call names it, and another owner's conversation is reported as missing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from catalog import conversations as repository
 from catalog import repository as kb_repository
@@ -64,6 +64,30 @@ def history(services: Services, owner: str, conversation_id: int) -> list[dict[s
     """
     messages = repository.recent_messages(services.db, owner, conversation_id, HISTORY_MESSAGES)
     return [{"role": m.role, "content": m.content} for m in messages]
+
+
+def chat_history(
+    services: Services, owner: str, conversation_id: int | None, sent: list[dict[str, str]]
+) -> list[dict[str, str]]:
+    """What a question is answered after: the conversation's recent turns when it names one (the
+    client's `history` is ignored then), otherwise the client's.
+
+    Raises:
+        NotFound: no such conversation of this owner.
+    """
+    return sent if conversation_id is None else history(services, owner, conversation_id)
+
+
+def recorder(
+    services: Services, owner: str, conversation_id: int | None, question: str
+) -> Callable[[ChatResponse], None]:
+    """What to call with the answer once it is settled: stores the turn, or nothing outside a conversation."""
+
+    def keep(answer: ChatResponse) -> None:
+        if conversation_id is not None:
+            record(services, owner, conversation_id, question, answer)
+
+    return keep
 
 
 def record(services: Services, owner: str, conversation_id: int, question: str, answer: ChatResponse) -> None:

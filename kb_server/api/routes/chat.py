@@ -43,24 +43,16 @@ def chat(body: ChatRequest, services: ServicesDep, engine: ChatDep, owner: Owner
     the conversation's recent turns, and the question and its answer are stored in it before the
     response (or the `done` event) is sent; an unknown conversation is a 404.
     """
-    conversation = body.conversation_id
-    if conversation is None:
-        history = [t.model_dump() for t in body.history]
-    else:
-        history = conversation_service.history(services, owner, conversation)
+    sent = [t.model_dump() for t in body.history]
+    history = conversation_service.chat_history(services, owner, body.conversation_id, sent)
+    keep = conversation_service.recorder(services, owner, body.conversation_id, body.question)
     mode = engine.choose_mode(body.mode)
     prepared = chat_service.prepare(
         services, body.kb, body.question, history, body.top_k, body.score_threshold, mode, engine
     )
-
-    def keep(response: ChatResponse) -> None:
-        if conversation is not None:
-            conversation_service.record(services, owner, conversation, body.question, response)
-
     if body.stream:
         stream = chat_service.TokenStream(engine, prepared)
-        frames = _frames(stream, keep)
-        return StreamingResponse(in_threads(frames), media_type="text/event-stream", headers=SSE_HEADERS)
+        return StreamingResponse(in_threads(_frames(stream, keep)), media_type="text/event-stream", headers=SSE_HEADERS)
     response = _response(chat_service.answer(services, engine, prepared))
     keep(response)
     return response
