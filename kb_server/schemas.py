@@ -12,6 +12,8 @@ from catalog.models import Conversation, File, KnowledgeBase, Message
 
 # Names are labels in the catalog and never become paths; still, keep them plain.
 KB_NAME_PATTERN = r"^[\w][\w.\-]{0,63}$"
+# Catalog ids are 32-bit integers on PostgreSQL: a larger one names nothing, and is refused as invalid.
+MAX_ID = 2**31 - 1
 
 
 def _utc(value: datetime) -> datetime:
@@ -220,6 +222,8 @@ class ChatRequest(BaseModel):
     )
     conversation_id: int | None = Field(
         default=None,
+        ge=1,
+        le=MAX_ID,
         description="a server-side conversation: its recent turns are the history (`history` is ignored), and "
         "the question and its answer are appended to it",
     )
@@ -262,6 +266,13 @@ class ConversationCreate(BaseModel):
 
 class ConversationRename(BaseModel):
     title: str = Field(min_length=1, max_length=200)
+
+    @field_validator("title")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a title needs more than white space")
+        return value
 
 
 class ConversationPublic(BaseModel):

@@ -140,6 +140,9 @@ def test_each_client_sees_only_its_own_conversations(client: KBClient, hive: str
     assert http.post("/api/conversations", json={"kb": "no-such-kb"}).json()["code"] == "kb_not_found"
     bad = http.get("/api/conversations", headers={"X-Client-Id": "a b/c"})
     assert bad.status_code == 422
+    for huge in (2**31, 2**64):  # beyond the catalog's ids: invalid, not a database error
+        assert http.get(f"/api/conversations/{huge}").status_code == 422
+        assert http.post("/api/chat", json={**chat, "conversation_id": huge}).status_code == 422
 
 
 def test_rename_then_delete_removes_its_messages(client: KBClient, hive: str, stack_data_dir: Path) -> None:
@@ -154,6 +157,7 @@ def test_rename_then_delete_removes_its_messages(client: KBClient, hive: str, st
     assert len(title) <= 60
     assert _stored_messages(stack_data_dir, cid) == 2
 
+    assert http.patch(f"/api/conversations/{cid}", json={"title": "  "}).status_code == 422
     renamed = http.patch(f"/api/conversations/{cid}", json={"title": "Honey"})
     assert (renamed.status_code, renamed.json()["title"]) == (200, "Honey")
     assert http.get(f"/api/conversations/{cid}").json()["title"] == "Honey"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from kb_server.api.deps import OwnerDep, ServicesDep
 from kb_server.schemas import (
+    MAX_ID,
     ConversationCreate,
     ConversationDetail,
     ConversationList,
@@ -19,6 +20,7 @@ from kb_server.services import conversations as conversation_service
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 _errors: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
+ConversationId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ConversationPublic, responses=_errors)
@@ -41,7 +43,7 @@ def list_conversations(
 
 
 @router.get("/{conversation_id}", response_model=ConversationDetail, responses=_errors)
-def read_conversation(conversation_id: int, services: ServicesDep, owner: OwnerDep) -> ConversationDetail:
+def read_conversation(conversation_id: ConversationId, services: ServicesDep, owner: OwnerDep) -> ConversationDetail:
     """One conversation with every message in order; answers carry their `citations` and cited
     `sentences`, as `POST /api/chat` returned them."""
     return ConversationDetail.with_messages(*conversation_service.get(services, owner, conversation_id))
@@ -49,14 +51,14 @@ def read_conversation(conversation_id: int, services: ServicesDep, owner: OwnerD
 
 @router.patch("/{conversation_id}", response_model=ConversationPublic, responses=_errors)
 def rename_conversation(
-    conversation_id: int, body: ConversationRename, services: ServicesDep, owner: OwnerDep
+    conversation_id: ConversationId, body: ConversationRename, services: ServicesDep, owner: OwnerDep
 ) -> ConversationPublic:
     """Rename a conversation."""
     return ConversationPublic.of(conversation_service.rename(services, owner, conversation_id, body.title))
 
 
 @router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_errors)
-def delete_conversation(conversation_id: int, services: ServicesDep, owner: OwnerDep) -> Response:
+def delete_conversation(conversation_id: ConversationId, services: ServicesDep, owner: OwnerDep) -> Response:
     """Delete a conversation and all its messages."""
     conversation_service.delete(services, owner, conversation_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
