@@ -1,6 +1,6 @@
-"""The catalog: knowledge bases, files, chunks and tasks in a SQL database (the record of truth)."""
+"""The catalog: knowledge bases, files, chunks, tasks and conversations in a SQL database (the record of truth)."""
 
 from catalog.database import Database
-from catalog.models import Chunk, File, FileStatus, KnowledgeBase, Task
+from catalog.models import Chunk, Conversation, File, FileStatus, KnowledgeBase, Message, Task
 
-__all__ = ["Chunk", "Database", "File", "FileStatus", "KnowledgeBase", "Task"]
+__all__ = ["Chunk", "Conversation", "Database", "File", "FileStatus", "KnowledgeBase", "Message", "Task"]

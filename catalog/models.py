@@ -1,4 +1,4 @@
-"""Tables of the catalog: the record of truth for knowledge bases, files, chunks and tasks."""
+"""Tables of the catalog: the record of truth for knowledge bases, files, chunks, tasks and conversations."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Integer,
@@ -118,3 +119,41 @@ class ProcessLock(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Conversation(Base):
+    """A chat kept on the server; `owner` is the client it belongs to ("" when clients are not told apart)."""
+
+    __tablename__ = "conversations"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner: Mapped[str] = mapped_column(String(64), default="", index=True)
+    # The knowledge bases it asks (one today); a list so several fit later without a migration.
+    kbs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    # Turns appended so far: taking the next one is one conditional UPDATE of this counter, and
+    # UNIQUE(conversation_id, position) backs it, so concurrent appends never share a position.
+    turns: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "position", name="uq_messages_conversation_position"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))  # user | assistant
+    content: Mapped[str] = mapped_column(Text)
+    # What the UI needs to show an assistant answer again: its passages and its cited sentences.
+    citations: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    sentences: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    refused: Mapped[bool] = mapped_column(Boolean, default=False)
+    refused_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

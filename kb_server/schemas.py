@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_serializer, field_validator
 
-from catalog.models import File, KnowledgeBase
+from catalog.models import Conversation, File, KnowledgeBase, Message
 
 # Names are labels in the catalog and never become paths; still, keep them plain.
 KB_NAME_PATTERN = r"^[\w][\w.\-]{0,63}$"
+# Catalog ids are 32-bit integers on PostgreSQL: a larger one names nothing, and is refused as invalid.
+MAX_ID = 2**31 - 1
 
 
 def _utc(value: datetime) -> datetime:
@@ -217,6 +220,13 @@ class ChatRequest(BaseModel):
     mode: Literal["generate", "quote"] | None = Field(
         default=None, description="quote: the passages' most relevant sentences, cited, no LLM; null: chat.mode"
     )
+    conversation_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="a server-side conversation: its recent turns are the history (`history` is ignored), and "
+        "the question and its answer are appended to it",
+    )
 
 
 class AnswerSentence(BaseModel):
@@ -247,3 +257,89 @@ class ChatResponse(BaseModel):
         default_factory=list, description="the answer sentence by sentence, with its citations; empty when refused"
     )
     unsupported: int = Field(default=0, description="how many sentences no passage supports")
+
+
+class ConversationCreate(BaseModel):
+    kb: str = Field(description="the knowledge base it asks")
+    title: str = Field(default="", max_length=200, description="empty: the first question, shortened")
+
+
+class ConversationRename(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+
+    @field_validator("title")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a title needs more than white space")
+        return value
+
+
+class ConversationPublic(BaseModel):
+    id: int
+    title: str = Field(description="empty until the first question when none was given")
+    kb: str
+    kbs: list[str]
+    turns: int = Field(description="questions answered so far")
+    created_at: datetime
+    updated_at: datetime
+
+    @field_serializer("created_at", "updated_at")
+    def _ser_time(self, value: datetime) -> str:
+        return _utc(value).isoformat()
+
+    @classmethod
+    def of(cls, c: Conversation) -> ConversationPublic:
+        kbs = list(c.kbs or [])
+        return cls(
+            id=c.id,
+            title=c.title,
+            kb=kbs[0] if kbs else "",
+            kbs=kbs,
+            turns=c.turns,
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+        )
+
+
+class MessagePublic(BaseModel):
+    position: int
+    role: Literal["user", "assistant"]
+    content: str = Field(description="the question, or the answer as `ChatResponse.answer` gave it")
+    citations: list[Citation] = Field(default_factory=list)
+    sentences: list[AnswerSentence] = Field(default_factory=list)
+    refused: bool = False
+    refused_by: Literal["threshold", "model", "unsupported"] | None = None
+    created_at: datetime
+
+    @field_serializer("created_at")
+    def _ser_time(self, value: datetime) -> str:
+        return _utc(value).isoformat()
+
+    @classmethod
+    def of(cls, m: Message) -> MessagePublic:
+        return cls.model_validate(
+            {
+                "position": m.position,
+                "role": m.role,
+                "content": m.content,
+                "citations": m.citations or [],
+                "sentences": m.sentences or [],
+                "refused": m.refused,
+                "refused_by": m.refused_by,
+                "created_at": m.created_at,
+            }
+        )
+
+
+class ConversationDetail(ConversationPublic):
+    messages: list[MessagePublic]
+
+    @classmethod
+    def with_messages(cls, c: Conversation, messages: Sequence[Message]) -> ConversationDetail:
+        public = ConversationPublic.of(c)
+        return cls(**dict(public), messages=[MessagePublic.of(m) for m in messages])
+
+
+class ConversationList(BaseModel):
+    conversations: list[ConversationPublic]

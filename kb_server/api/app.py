@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from kb_server.api.error_handlers import install_error_handlers
 from kb_server.api.http_metrics import HttpMetricsMiddleware
 from kb_server.api.routes import chat as chat_router
+from kb_server.api.routes import conversations as conversations_router
 from kb_server.api.routes import files as files_router
 from kb_server.api.routes import health as health_router
 from kb_server.api.routes import kbs as kbs_router
@@ -67,6 +68,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         search_router,
         tasks_router,
         chat_router,
+        conversations_router,
         openai_router,
     ):
         app.include_router(module.router)

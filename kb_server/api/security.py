@@ -96,8 +96,8 @@ def install_security(app: FastAPI, settings: Settings) -> None:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["content-type", "x-api-key", "authorization"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["content-type", "x-api-key", "authorization", "x-client-id"],
         )
     hosts = (
         [*settings.trusted_hosts, settings.host] if settings.host not in ("0.0.0.0", "::") else settings.trusted_hosts

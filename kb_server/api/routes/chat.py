@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from starlette.responses import Response
 
-from kb_server.api.deps import ChatDep, ServicesDep
+from catalog.errors import NotFound
+from kb_server.api.deps import ChatDep, OwnerDep, ServicesDep
 from kb_server.api.sse import in_threads, sse_event
 from kb_server.schemas import ChatRequest, ChatResponse, ErrorBody
 from kb_server.services import chat as chat_service
+from kb_server.services import conversations as conversation_service
 from llm import LLMError
 
 router = APIRouter(tags=["chat"])
@@ -22,7 +24,7 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 @router.post("/api/chat", response_model=ChatResponse, responses=_errors)
-def chat(body: ChatRequest, services: ServicesDep, engine: ChatDep) -> Response | ChatResponse:
+def chat(body: ChatRequest, services: ServicesDep, engine: ChatDep, owner: OwnerDep) -> Response | ChatResponse:
     """Answer `question` from the knowledge base `kb`, citing passages as `[n]`.
 
     When no passage scores at least `score_threshold` (default `chat.score_threshold`), the answer
@@ -36,16 +38,24 @@ def chat(body: ChatRequest, services: ServicesDep, engine: ChatDep) -> Response 
     the markers. With `stream: true` the answer comes as Server-Sent Events: `citations`, then
     `token` events (`{"delta"}`, the model's raw text), then `done` (the JSON response's fields,
     the cited answer; authoritative), or `error` (`{"code", "detail"}`).
+
+    With `conversation_id` (see `/api/conversations`; `X-Client-Id` names whose), the history is
+    the conversation's recent turns, and the question and its answer are stored in it before the
+    response (or the `done` event) is sent; an unknown conversation is a 404.
     """
-    history = [t.model_dump() for t in body.history]
+    sent = [t.model_dump() for t in body.history]
+    history = conversation_service.chat_history(services, owner, body.conversation_id, sent)
+    keep = conversation_service.recorder(services, owner, body.conversation_id, body.question)
     mode = engine.choose_mode(body.mode)
     prepared = chat_service.prepare(
         services, body.kb, body.question, history, body.top_k, body.score_threshold, mode, engine
     )
     if body.stream:
         stream = chat_service.TokenStream(engine, prepared)
-        return StreamingResponse(in_threads(_frames(stream)), media_type="text/event-stream", headers=SSE_HEADERS)
-    return _response(chat_service.answer(services, engine, prepared))
+        return StreamingResponse(in_threads(_frames(stream, keep)), media_type="text/event-stream", headers=SSE_HEADERS)
+    response = _response(chat_service.answer(services, engine, prepared))
+    keep(response)
+    return response
 
 
 def _response(answer: chat_service.Answer) -> ChatResponse:
@@ -61,7 +71,7 @@ def _response(answer: chat_service.Answer) -> ChatResponse:
     )
 
 
-def _frames(stream: chat_service.TokenStream) -> Iterator[str]:
+def _frames(stream: chat_service.TokenStream, keep: Callable[[ChatResponse], None]) -> Iterator[str]:
     citations = chat_service.citations_payload(stream.prepared.citations)
     parts: list[str] = []
     try:
@@ -69,8 +79,12 @@ def _frames(stream: chat_service.TokenStream) -> Iterator[str]:
         for delta in stream:
             parts.append(delta)
             yield sse_event("token", {"delta": delta})
-        yield sse_event("done", _response(stream.result("".join(parts))).model_dump(mode="json"))
+        response = _response(stream.result("".join(parts)))
+        keep(response)  # stored before `done`, so a client that saw it can reload the conversation
+        yield sse_event("done", response.model_dump(mode="json"))
     except LLMError as exc:
         yield sse_event("error", {"code": "llm_error", "detail": str(exc)})
+    except NotFound as exc:
+        yield sse_event("error", {"code": exc.code, "detail": exc.detail})
     finally:
         stream.close()

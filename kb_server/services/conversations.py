@@ -1,0 +1,114 @@
+"""Conversations kept on the server: create, list, read, rename, delete; chat history and turns.
+
+`owner` is the client a conversation belongs to (the `X-Client-Id` header, "" without one): every
+call names it, and another owner's conversation is reported as missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from catalog import conversations as repository
+from catalog import repository as kb_repository
+from catalog.conversations import NewMessage
+from catalog.models import Conversation, Message
+from kb_server.runtime.container import Services
+from kb_server.schemas import ChatResponse
+
+# The prompt keeps the last few turns (llm.prompts.trim_history); read a little more than it uses.
+HISTORY_MESSAGES = 12
+TITLE_CHARS = 60
+
+
+def default_title(question: str) -> str:
+    """The question on one line, cut at a word to at most `TITLE_CHARS` characters."""
+    text = " ".join(question.split())
+    if len(text) <= TITLE_CHARS:
+        return text
+    cut = text[: TITLE_CHARS - 1]
+    if " " in cut[TITLE_CHARS // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def create(services: Services, owner: str, kb: str, title: str = "") -> Conversation:
+    """Raises: NotFound (no such knowledge base)."""
+    kb_repository.get_kb(services.db, kb)
+    return repository.create_conversation(services.db, owner, [kb], " ".join(title.split()))
+
+
+def list_conversations(services: Services, owner: str, limit: int, offset: int) -> Sequence[Conversation]:
+    return repository.list_conversations(services.db, owner, limit, offset)
+
+
+def get(services: Services, owner: str, conversation_id: int) -> tuple[Conversation, Sequence[Message]]:
+    """Raises: NotFound."""
+    return repository.get_conversation(services.db, owner, conversation_id)
+
+
+def rename(services: Services, owner: str, conversation_id: int, title: str) -> Conversation:
+    """Raises: NotFound."""
+    return repository.rename_conversation(services.db, owner, conversation_id, " ".join(title.split()))
+
+
+def delete(services: Services, owner: str, conversation_id: int) -> None:
+    """Raises: NotFound."""
+    repository.delete_conversation(services.db, owner, conversation_id)
+
+
+def history(services: Services, owner: str, conversation_id: int) -> list[dict[str, str]]:
+    """The recent turns as chat history, oldest first.
+
+    Raises:
+        NotFound: no such conversation of this owner.
+    """
+    messages = repository.recent_messages(services.db, owner, conversation_id, HISTORY_MESSAGES)
+    return [{"role": m.role, "content": m.content} for m in messages]
+
+
+def chat_history(
+    services: Services, owner: str, conversation_id: int | None, sent: list[dict[str, str]]
+) -> list[dict[str, str]]:
+    """What a question is answered after: the conversation's recent turns when it names one (the
+    client's `history` is ignored then), otherwise the client's.
+
+    Raises:
+        NotFound: no such conversation of this owner.
+    """
+    return sent if conversation_id is None else history(services, owner, conversation_id)
+
+
+def recorder(
+    services: Services, owner: str, conversation_id: int | None, question: str
+) -> Callable[[ChatResponse], None]:
+    """What to call with the answer once it is settled: stores the turn, or nothing outside a conversation."""
+
+    def keep(answer: ChatResponse) -> None:
+        if conversation_id is not None:
+            record(services, owner, conversation_id, question, answer)
+
+    return keep
+
+
+def record(services: Services, owner: str, conversation_id: int, question: str, answer: ChatResponse) -> None:
+    """Append the question and its answer, with what the UI needs to show it again.
+
+    Raises:
+        NotFound: the conversation is gone (deleted while the answer was made); nothing is written.
+    """
+    body = answer.model_dump(mode="json")
+    repository.append_turn(
+        services.db,
+        owner,
+        conversation_id,
+        NewMessage("user", question),
+        NewMessage(
+            "assistant",
+            answer.answer,
+            citations=body["citations"],
+            sentences=body["sentences"],
+            refused=answer.refused,
+            refused_by=answer.refused_by,
+        ),
+        title=default_title(question),
+    )
