@@ -130,7 +130,8 @@ def test_the_official_openai_client_talks_to_a_knowledge_base(stack: Stack, bees
     completion = oai.chat.completions.create(model=bees, messages=[{"role": "user", "content": QUESTION}])
     assert completion.object == "chat.completion"
     sentences = (completion.model_extra or {})["sentences"]
-    assert sentences
+    # Empty only when SmolLM2 answered from memory alone and the answer was refused as unsupported.
+    assert sentences or completion.choices[0].message.content == NO_ANSWER["en"]
     cited = [s for s in sentences if s["citations"]]
     assert all(f"{s['text']}[{s['citations'][0]}]" in (completion.choices[0].message.content or "") for s in cited)
     assert completion.choices[0].message.role == "assistant"
