@@ -4,7 +4,9 @@ Models spread their cosines differently: MiniLM gives an unrelated question and 
 about 0.15 and a matching one about 0.8, multilingual-e5 gives them about 0.83 and 0.92 (its
 vectors all lie in a narrow cone). A threshold on raw cosine would mean something else for each.
 So a preset's cosine is mapped linearly onto MiniLM's scale, anchored at two points measured by
-`python -m benchmarks.retrieval_presets` on the Python FAQ (dense, top-1 cosine, medians):
+`python -m benchmarks.retrieval_presets` on the Python FAQ before this scale existed (dense mode,
+best cosine per question, medians; off-topic: tests/fixtures/offtopic_questions.jsonl and the
+Chinese questions of tests/fixtures/zh, against the FAQ in their language):
 
 | | off-topic questions | FAQ headings |
 |---|---|---|
