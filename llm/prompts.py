@@ -148,14 +148,14 @@ def trim_history(history: list[Message] | None, max_turns: int) -> list[Message]
 
 
 def _user_message(lang: Language, passages: list[Passage], question: str, reminder: bool = False) -> str:
-    if reminder:
-        # Best passage last, next to the question: small models lean on what they read last.
-        passages = sorted(passages, key=lambda p: -p.n)
-    body = format_passages(passages) if passages else _NO_PASSAGES[lang]
-    if reminder:
-        # Before the question, not after it: a small model tends to copy the last sentence it read.
-        body = f"{body}\n\n{_REMINDER[lang]}"
-    return _USER[lang].format(passages=body, question=question.strip())
+    if not reminder:
+        body = format_passages(passages) if passages else _NO_PASSAGES[lang]
+        return _USER[lang].format(passages=body, question=question.strip())
+    # Best passage last, next to the question, and the rules before the question, not after it:
+    # a small model leans on what it read last (and copies a last sentence).
+    ordered = sorted(passages, key=lambda p: -p.n)
+    body = format_passages(ordered) if ordered else _NO_PASSAGES[lang]
+    return _USER[lang].format(passages=f"{body}\n\n{_REMINDER[lang]}", question=question.strip())
 
 
 def fixed_prefix(style: PromptStyle) -> list[Message]:

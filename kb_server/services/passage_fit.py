@@ -42,18 +42,20 @@ def fit_passages(question: str, texts: list[str], budget: int, count: TokenCount
     fitted: list[str] = []
     for i, text in enumerate(texts):
         share = int(left * weights[i] / sum(weights[i:]))
-        piece = _cut(text, wanted, share, count)
-        left -= count(piece) if piece else 0
+        piece, size = _cut(text, wanted, share, count)
+        left -= size
         fitted.append(piece)
     return fitted
 
 
-def _cut(text: str, wanted: set[str], room: int, count: TokenCounter) -> str:
-    if count(text) <= room:
-        return text
+def _cut(text: str, wanted: set[str], room: int, count: TokenCounter) -> tuple[str, int]:
+    """The piece of ``text`` that fits ``room`` tokens, and its size (counted once per sentence)."""
+    whole = count(text)
+    if whole <= room:
+        return text, whole
     sentences = passage_sentences(text)
     if not sentences:
-        return ""
+        return "", 0
     sizes = [count(s) for s in sentences]
     overlap = [len(wanted & set(tokenize(s))) for s in sentences]
     # The first sentence is the heading when there is one; it rarely holds the answer itself.
@@ -73,4 +75,4 @@ def _cut(text: str, wanted: set[str], room: int, count: TokenCounter) -> str:
         if pieces and j - 1 not in kept:
             pieces.append(GAP.strip())
         pieces.append(sentences[j])
-    return " ".join(pieces)
+    return " ".join(pieces), used
