@@ -150,3 +150,21 @@ def wait_settled(
         time.sleep(0.5)
     states = ", ".join(f"{f['name']}={f['status']}" for f in files)
     raise TimeoutError(f"files of {kb} not settled after {timeout_s:.0f} s: {states}")
+
+
+def variants(presets: str, settings: list[str]) -> list[tuple[str, dict[str, str]]]:
+    """(label, KB_ env) per run: each preset, then each preset with each ``--setting`` applied.
+
+    A setting is ``section.key=value`` (e.g. ``chat.passage_tokens=300``), so a setting's effect is
+    measured against the shipped value in the same run on the same data.
+    """
+    runs: list[tuple[str, dict[str, str]]] = []
+    for preset in (p.strip() for p in presets.split(",") if p.strip()):
+        runs.append((preset, {"KB_LLM__PRESET": preset}))
+        for setting in settings:
+            key, sep, value = setting.partition("=")
+            if not sep or "." not in key:
+                raise SystemExit(f"--setting wants section.key=value, got {setting!r}")
+            env_key = "KB_" + "__".join(part.upper() for part in key.split("."))
+            runs.append((f"{preset} {key.split('.')[-1]}={value}", {"KB_LLM__PRESET": preset, env_key: value}))
+    return runs
