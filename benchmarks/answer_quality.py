@@ -77,7 +77,8 @@ def run_preset(
     csv_dir: Path | None,
     every: int = 1,
 ) -> list[tuple[str, Summary]]:
-    server = Server(root, KB_LLM__QUEUE_TIMEOUT_S="600", KB_WORKER__NICE="10", **env)
+    server = Server(root, KB_LLM__QUEUE_TIMEOUT_S="600", KB_WORKER__NICE="10")
+    server.env.update(env)
     server.start(timeout_s=900)  # a first start may assemble and verify a model file
     rows = []
     try:

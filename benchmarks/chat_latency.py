@@ -159,8 +159,8 @@ def main() -> None:
                 KB_WORKER__NICE="10",
                 KB_LLM__MAX_TOKENS="256",
                 KB_LLM__QUEUE_TIMEOUT_S="120",
-                **env,
             )
+            server.env.update(env)
             server.start()
             try:
                 if i == 0:
