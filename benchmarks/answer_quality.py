@@ -8,7 +8,7 @@ The off-topic sets are the fixtures of the retrieval and answer tests (data, not
 
     .venv/bin/python -m benchmarks.answer_quality [--presets qwen-coder-0.5b,smollm2] [--limit 5]
         [--languages en,zh] [--every K] [--mode generate|quote] [--csv-dir DIR]
-        [--setting chat.passage_tokens=300 ...]
+        [--setting chat.passage_tokens=300 ...] [--with chat.top_k=4 ...]
 """
 
 from __future__ import annotations
@@ -112,6 +112,9 @@ def main() -> None:
     parser.add_argument(
         "--setting", action="append", default=[], help="also run each preset with section.key=value (repeatable)"
     )
+    parser.add_argument(
+        "--with", dest="always", action="append", default=[], help="section.key=value for every run (repeatable)"
+    )
     args = parser.parse_args()
     available = languages()
     langs = {code: available[code] for code in args.languages.split(",")}
@@ -124,7 +127,7 @@ def main() -> None:
     )
     rows: list[tuple[str, Summary]] = []
     with tempfile.TemporaryDirectory(prefix="kb-answers-") as tmp:
-        for label, env in variants(args.presets, args.setting):
+        for label, env in variants(args.presets, args.setting, args.always):
             rows += run_preset(Path(tmp), label, env, langs, args.limit, args.mode, args.csv_dir, args.every)
     print("\nall runs (TTFT and s/ans in seconds; see the answer evaluator's README for the columns):")
     print(format_table(rows), end="")
