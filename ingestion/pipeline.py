@@ -3,9 +3,10 @@
 Safe to run twice: the claim takes a lease and a new run number (a second run of the same file
 steps back), chunk ids are deterministic, the segment and keyword block are written under the
 run's number and become visible only through the row `complete()` commits, and chunks, status
-and the KB version change in that one transaction. A run that loses its lease stops before its
-next write. A crash before the commit leaves the file `processing` with a lease that expires (or
-is seen dead at once on this host); the rerun redoes the work and nothing is doubled.
+and the KB version change in that one transaction. A run that loses its lease (the file was
+cancelled, deleted or re-queued) stops at its next progress report, before its next write. A
+crash before the commit leaves the file `processing` with a lease that expires (or is seen dead
+at once on this host); the rerun redoes the work and nothing is doubled.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class IngestionContext:
 @dataclass(frozen=True)
 class Outcome:
     file_id: int
-    status: str  # done | failed | skipped | lost
+    status: str  # done | failed | cancelled | skipped | lost
     chunks: int = 0
     error: str | None = None
 
@@ -79,7 +80,7 @@ def ingest(ctx: IngestionContext, file_id: int, owner: str, on_progress: Progres
     """
     claim = jobs.claim(ctx.db, file_id, owner, ctx.settings.lease_s)
     if claim is None:
-        return Outcome(file_id, "skipped")
+        return Outcome(file_id, "cancelled" if jobs.is_cancelled(ctx.db, file_id) else "skipped")
     if claim.attempts > ctx.settings.max_attempts:
         reason = f"gave up after {claim.attempts - 1} attempts that crashed or timed out"
         jobs.fail(ctx.db, file_id, owner, "parse_crash", reason)
@@ -97,6 +98,9 @@ def ingest(ctx: IngestionContext, file_id: int, owner: str, on_progress: Progres
         with MemoryGuard(limit, over_limit):
             return _run(ctx, claim, owner, heartbeat, on_progress)
     except LeaseLost:
+        if jobs.is_cancelled(ctx.db, file_id):
+            log.info("file %s: cancelled; this run stops", file_id)
+            return Outcome(file_id, "cancelled")
         log.warning("file %s: lease lost (deleted, re-queued or taken over); this run stops", file_id)
         return Outcome(file_id, "lost")
     except (DocumentError, UnsupportedFile) as exc:
@@ -121,10 +125,13 @@ def _run(
     on_progress: ProgressCallback | None,
 ) -> Outcome:
     def report(stage: str, current: int, total: int) -> None:
+        # Every stage boundary (and embedding batch) asks the catalog: a file cancelled, deleted
+        # or taken over refuses the report, and the run stops here, before its next write.
         heartbeat.check()
         start, end = _STAGE_SPAN[stage]
         fraction = start + (end - start) * (current / total if total else 1.0)
-        jobs.report(ctx.db, claim.file_id, owner, stage, current, total, fraction)
+        if not jobs.report(ctx.db, claim.file_id, owner, stage, current, total, fraction):
+            raise LeaseLost(f"file {claim.file_id}: no longer held at {stage}")
         if on_progress:
             on_progress(stage, current, total, fraction)
 

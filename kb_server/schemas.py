@@ -90,7 +90,7 @@ class FilePublic(BaseModel):
     name: str
     sha256: str
     size: int
-    status: Literal["queued", "processing", "done", "failed"]
+    status: Literal["queued", "processing", "done", "failed", "cancelled"]
     stage: str | None
     progress: float
     chunks: int
@@ -127,6 +127,20 @@ class FilePublic(BaseModel):
 
 class FileList(BaseModel):
     files: list[FilePublic]
+
+
+class CancelRequest(BaseModel):
+    reason: str | None = Field(default=None, max_length=500, description="why; shown as the file's `error`")
+
+
+class CancelPending(CancelRequest):
+    file_ids: list[int] | None = Field(
+        default=None, max_length=10000, description="only these files; default: every queued or processing file"
+    )
+
+
+class CancelResult(BaseModel):
+    cancelled: list[int] = Field(description="ids of the files cancelled by this request")
 
 
 class TaskProgress(BaseModel):

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from kb_server.api.error_handlers import install_error_handlers
 from kb_server.api.http_metrics import HttpMetricsMiddleware
+from kb_server.api.routes import cancel as cancel_router
 from kb_server.api.routes import chat as chat_router
 from kb_server.api.routes import conversations as conversations_router
 from kb_server.api.routes import files as files_router
@@ -65,6 +66,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         metrics_router,
         kbs_router,
         files_router,
+        cancel_router,
         search_router,
         tasks_router,
         chat_router,
