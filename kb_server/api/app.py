@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from kb_server.api.error_handlers import install_error_handlers
 from kb_server.api.http_metrics import HttpMetricsMiddleware
@@ -50,7 +51,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             if services is None:
                 built.close()
 
-    app = FastAPI(
+    # /docs (Swagger UI) loads its scripts from the fastapi-offline package, served by this app, so
+    # it works on a machine with no internet (FastAPI's default uses a CDN). No /redoc: ReDoc still
+    # fetches its logo from a CDN.
+    app = FastAPIOffline(
+        redoc_url=None,
         title="kb-server",
         summary="A local, private knowledge-base server: upload files, search them, ask questions.",
         version="0.1.0",

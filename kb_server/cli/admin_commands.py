@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from kb_server.cli.api_client import ApiClient, ServerError, Unreachable
 from kb_server.cli.terminal import display_for, human_bytes, is_tty
 
-FILE_STATUSES = ("queued", "processing", "done", "failed")
+FILE_STATUSES = ("queued", "processing", "done", "failed", "cancelled")
 
 
 def guarded(action: Callable[[], int], err: TextIO = sys.stderr) -> int:

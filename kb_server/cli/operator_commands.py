@@ -61,7 +61,9 @@ def add_operator_commands(commands: Any, common: Callable[..., None]) -> None:
     files_actions = files.add_subparsers(dest="action", required=True, metavar="ACTION")
     ls = client_parser(files_actions, "ls", "list a knowledge base's files with their ingestion status")
     ls.add_argument("--kb", required=True)
-    ls.add_argument("--status", choices=["queued", "processing", "done", "failed"], help="only files in this status")
+    ls.add_argument(
+        "--status", choices=["queued", "processing", "done", "failed", "cancelled"], help="only files in this status"
+    )
 
 
 def run_operator_command(args: argparse.Namespace, base_url: str, api_key: str | None) -> int:
