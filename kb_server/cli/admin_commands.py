@@ -1,4 +1,4 @@
-"""`kb-server kb ls|create|rm` and `kb-server files ls`: a running server's knowledge bases and files.
+"""`kb-server kb ls|create|rm` and `kb-server files ls|cancel`: a running server's knowledge bases and files.
 
 Each prints a table, or with `--json` the server's objects. A server error prints
 `kb-server: code: detail` and exits 1; no answer at all exits 2.
@@ -92,6 +92,31 @@ def list_files(client: ApiClient, kb: str, status: str | None, as_json: bool, ou
     ]
     display_for(out).table("", ["id", "name", "status", "chunks", "size", "error"], rows)
     return 0
+
+
+def cancel_files(
+    client: ApiClient,
+    kb: str,
+    file_ids: list[int],
+    every: bool,
+    reason: str | None,
+    as_json: bool,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
+    """Cancel the files named, or with `every` all pending ones; exit 1 if a named one was not cancelled."""
+    if bool(file_ids) == every:
+        print("kb-server: name the files to cancel, or give --all (not both)", file=err)
+        return 2
+    cancelled = client.cancel_pending(kb, reason, None if every else file_ids)
+    left = sorted(set(file_ids) - set(cancelled))
+    if as_json:
+        _dump({"cancelled": cancelled, "not_cancelled": left}, out)
+    else:
+        out.write(f"cancelled {len(cancelled)} file{'' if len(cancelled) == 1 else 's'} in {kb}\n")
+        if left:
+            out.write(f"not cancelled (done, failed, already cancelled or not in {kb}): {' '.join(map(str, left))}\n")
+    return 1 if left else 0
 
 
 def _status(f: dict[str, Any]) -> str:

@@ -64,6 +64,15 @@ def add_operator_commands(commands: Any, common: Callable[..., None]) -> None:
     ls.add_argument(
         "--status", choices=["queued", "processing", "done", "failed", "cancelled"], help="only files in this status"
     )
+    cancel = client_parser(
+        files_actions,
+        "cancel",
+        "cancel the ingestion of queued or processing files: they end `cancelled`, with no chunks or vectors",
+    )
+    cancel.add_argument("--kb", required=True)
+    cancel.add_argument("file_ids", nargs="*", type=int, metavar="FILE_ID", help="the files to cancel")
+    cancel.add_argument("--all", action="store_true", help="every queued or processing file of the KB")
+    cancel.add_argument("--reason", help="shown as the files' error (default: cancelled on request)")
 
 
 def run_operator_command(args: argparse.Namespace, base_url: str, api_key: str | None) -> int:
@@ -95,4 +104,8 @@ def run_operator_command(args: argparse.Namespace, base_url: str, api_key: str |
             return admin_commands.guarded(lambda: admin_commands.delete_kb(client, args.name, args.yes, args.json))
         if args.command == "files" and args.action == "ls":
             return admin_commands.guarded(lambda: admin_commands.list_files(client, args.kb, args.status, args.json))
+        if args.command == "files" and args.action == "cancel":
+            return admin_commands.guarded(
+                lambda: admin_commands.cancel_files(client, args.kb, args.file_ids, args.all, args.reason, args.json)
+            )
     return 2
