@@ -33,7 +33,8 @@ def docs_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the docs server did not start"
+        assert thread.is_alive(), "the docs server stopped"
+        assert time.monotonic() < deadline, "the docs server did not start"
         time.sleep(0.05)
     try:
         yield f"http://127.0.0.1:{port}"
