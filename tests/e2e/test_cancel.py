@@ -91,7 +91,8 @@ def test_queued_and_running_files_cancelled_leave_nothing_behind_and_can_be_inge
 
     one = cancel(client, kb, queued[0]["file_id"], reason="not wanted")
     assert one.status_code == 200, one.text
-    assert (one.json()["status"], one.json()["error_code"], one.json()["error"]) == ("cancelled", "cancelled", "not wanted")
+    body = one.json()
+    assert (body["status"], body["error_code"], body["error"]) == ("cancelled", "cancelled", "not wanted")
 
     caught = file_of(client, kb, running[0]["file_id"])
     assert caught["status"] == "processing"
