@@ -3,10 +3,17 @@ at their next stage boundary, nothing of either is left behind, and a cancelled 
 
 from __future__ import annotations
 
+import os
+import pty
+import select
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +23,7 @@ from ingestion.celery_app import create_celery
 from ingestion.settings import IngestionSettings
 from tests.reliability.corpus import notes
 from tests.support.client import KBClient
+from tests.support.processes import REPO
 from tests.support.stack import Stack
 from tests.support.waiting import wait_for
 from vectorstore import SegmentStore
@@ -25,7 +33,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 # Chunks of a file slow enough to be caught embedding (each is one ~600-character paragraph): a
 # few seconds of embedding on a quiet machine, more than half a minute on a busy one.
-SLOW_CHUNKS = 600
+SLOW_CHUNKS = 400
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +141,48 @@ def test_queued_and_running_files_cancelled_leave_nothing_behind_and_can_be_inge
     assert refused.json()["code"] == "not_cancellable"
     assert "done" in refused.json()["detail"]
     assert file_of(client, kb, back[0])["status"] == "done"
+
+
+def test_ctrl_c_in_ingest_on_a_terminal_offers_to_cancel_what_it_queued(stack: Stack, kb: str, tmp_path: Path) -> None:
+    name, data = notes(1, f"slow-{uuid.uuid4().hex[:8]}", paragraphs=SLOW_CHUNKS)[0]
+    (tmp_path / name).write_bytes(data)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    env.update(COLUMNS="100", TERM="xterm")
+    args = ["ingest", str(tmp_path), "--kb", kb, "--url", stack.base_url]
+    leader, follower = pty.openpty()
+    output = bytearray()
+
+    def read_until(text: bytes, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while text not in output:
+            left = deadline - time.monotonic()
+            assert left > 0, f"{text!r} not shown:\n{output.decode(errors='replace')}"
+            if select.select([leader], [], [], left)[0]:
+                try:
+                    output.extend(os.read(leader, 65536))
+                except OSError:  # EIO: the child closed the terminal
+                    return
+
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kb_server", *args],
+            stdin=follower,
+            stdout=follower,
+            stderr=follower,
+            env=env,
+            cwd=REPO,
+        )
+        os.close(follower)
+        read_until(b"processing", 60)  # uploaded: the run follows its file
+        process.send_signal(signal.SIGINT)
+        read_until(b"[y/N]", 30)
+        os.write(leader, b"y\n")
+        assert process.wait(timeout=60) == 130
+        read_until(b"ingest them after all", 10)
+    finally:
+        os.close(leader)
+    text = output.decode(errors="replace")
+    assert "Cancel the 1 file this run queued that are not ingested yet? [y/N]" in text
+    assert "cancelled 1 of 1 file" in text
+    [file] = stack.client.files(kb)
+    assert (file["status"], file["error"]) == ("cancelled", "cancelled from kb-server ingest (interrupted)")
