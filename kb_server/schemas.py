@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_serializer, field_validator
 
@@ -134,7 +134,7 @@ class CancelRequest(BaseModel):
 
 
 class CancelPending(CancelRequest):
-    file_ids: list[int] | None = Field(
+    file_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
         default=None, max_length=10000, description="only these files; default: every queued or processing file"
     )
 

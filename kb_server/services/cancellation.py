@@ -28,7 +28,7 @@ def cancel_file(services: Services, kb_name: str, file_id: int, reason: str | No
         NotCancellable: the file is done or failed.
     """
     kb = repository.get_kb(services.db, kb_name)
-    cancelled = cancellation.cancel_file(services.db, kb.id, file_id, reason or DEFAULT_REASON)
+    cancelled = cancellation.cancel_file(services.db, kb.id, file_id, _reason(reason))
     if cancelled is not None:
         _clean_up(services, kb.id, [cancelled])
     return repository.get_file(services.db, kb.id, file_id)
@@ -43,9 +43,15 @@ def cancel_pending(
         NotFound: no such knowledge base.
     """
     kb = repository.get_kb(services.db, kb_name)
-    cancelled = cancellation.cancel_pending(services.db, kb.id, reason or DEFAULT_REASON, file_ids)
+    cancelled = cancellation.cancel_pending(services.db, kb.id, _reason(reason), file_ids)
     _clean_up(services, kb.id, cancelled)
     return [c.file_id for c in cancelled]
+
+
+def _reason(given: str | None) -> str:
+    # Shown as the file's error: one printable line (PostgreSQL refuses NUL in text).
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in given or "").split())
+    return text or DEFAULT_REASON
 
 
 def _clean_up(services: Services, kb_id: int, cancelled: list[CancelledFile]) -> None:

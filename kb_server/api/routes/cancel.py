@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from kb_server.api.deps import ServicesDep
-from kb_server.schemas import CancelPending, CancelRequest, CancelResult, ErrorBody, FilePublic
+from kb_server.schemas import MAX_ID, CancelPending, CancelRequest, CancelResult, ErrorBody, FilePublic
 from kb_server.services import cancellation
 
 router = APIRouter(prefix="/api/kbs/{kb}", tags=["files"])
 _errors: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
+FileId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.post("/files/{file_id}/cancel", response_model=FilePublic, responses={**_errors, 409: {"model": ErrorBody}})
-def cancel_file(kb: str, file_id: int, services: ServicesDep, body: CancelRequest | None = None) -> FilePublic:
+def cancel_file(kb: str, file_id: FileId, services: ServicesDep, body: CancelRequest | None = None) -> FilePublic:
     """Cancel a file's ingestion: queued work is dropped, a running task stops at its next stage
     (parse, chunk, embed, index) and leaves no chunks or vectors. The file ends `cancelled`, with
     the reason in `error`; upload the same bytes again, or re-ingest it, to ingest it after all.
