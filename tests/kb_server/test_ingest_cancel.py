@@ -11,6 +11,7 @@ import pytest
 
 from kb_server.cli.api_client import ApiClient
 from kb_server.cli.ingest import IngestOptions, run_ingest
+from kb_server.cli.ingest_plan import sha256_of
 
 pytestmark = pytest.mark.unit
 
@@ -82,3 +83,35 @@ def test_on_a_terminal_anything_but_yes_keeps_them(tmp_path: Path) -> None:
 
     assert cancels == []
     assert "not cancelled; the server goes on ingesting them" in err.getvalue()
+
+
+def test_a_file_cancelled_in_the_kb_is_sent_again_and_one_done_is_not(tmp_path: Path) -> None:
+    (tmp_path / "cancelled.md").write_text("# Cancelled\n\nsent again\n")
+    (tmp_path / "done.md").write_text("# Done\n\nleft alone\n")
+    remote = [
+        {"file_id": 1, "name": "cancelled.md", "sha256": sha256_of(tmp_path / "cancelled.md"), "status": "cancelled"},
+        {"file_id": 2, "name": "done.md", "sha256": sha256_of(tmp_path / "done.md"), "status": "done"},
+    ]
+    sent: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/kbs/notes":
+            return httpx.Response(200, json={"name": "notes"})
+        if request.method == "POST":
+            sent.append(request.content)
+            remote[0]["status"] = "done"  # queued again, and ingested by the time it is polled
+            return httpx.Response(202, json={"files": [{"file_id": 1, "status": "queued", "sha256": None}]})
+        files = [{"chunks": 1, "error": None, "error_code": None, "stage": None, "progress": 1.0, **f} for f in remote]
+        return httpx.Response(200, json={"files": files})
+
+    client = ApiClient("http://kb", transport=httpx.MockTransport(handler))
+    out = io.StringIO()
+    options = IngestOptions(kb="notes", paths=[tmp_path], as_json=True)
+
+    assert run_ingest(client, options, out=out, err=io.StringIO()) == 0
+
+    assert len(sent) == 1
+    assert b'filename="cancelled.md"' in sent[0]
+    assert b"done.md" not in sent[0]
+    outcomes = {Path(f["path"]).name: f["outcome"] for f in json.loads(out.getvalue())["files"]}
+    assert outcomes == {"cancelled.md": "done", "done.md": "already"}
