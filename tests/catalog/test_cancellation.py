@@ -7,7 +7,7 @@ import pytest
 from catalog import Database, KnowledgeBase, cancellation, jobs, repository
 from catalog.cancellation import NotCancellable
 from catalog.errors import NotFound
-from tests.catalog.test_jobs import chunks_of, new_file, reload, rows, task_of
+from tests.catalog.test_jobs import chunks_of, expire, new_file, reload, rows, task_of
 from tests.catalog.test_races import _race
 
 pytestmark = pytest.mark.unit
@@ -143,3 +143,19 @@ def test_cancel_racing_the_commit_has_one_winner(db: Database, kb: KnowledgeBase
             assert (row.status, chunks_of(db, file.id)) == ("cancelled", [])
         else:
             assert (row.status, len(chunks_of(db, file.id))) == ("done", 1)
+
+
+def test_the_recovery_sweep_never_brings_a_cancelled_file_back(db: Database, kb: KnowledgeBase) -> None:
+    running, unsent = new_file(db, kb, "a" * 64), new_file(db, kb, "b" * 64)
+    jobs.claim(db, running.id, "dead-worker", 60)
+    expire(db, running.id)
+    seen = {o.file_id: o for o in jobs.find_orphans(db, queued_older_than_s=0, unsent_grace_s=0)}
+    assert set(seen) == {running.id, unsent.id}  # what a sweep saw just before the cancel
+
+    cancellation.cancel_pending(db, kb.id, "stop")
+
+    assert not jobs.requeue(db, seen[running.id])
+    assert not jobs.requeue(db, seen[unsent.id])
+    assert not jobs.fail_orphan(db, seen[running.id], "parse_crash", "gave up")
+    assert jobs.find_orphans(db, queued_older_than_s=0, unsent_grace_s=0) == []
+    assert [reload(db, f.id).status for f in (running, unsent)] == ["cancelled", "cancelled"]
