@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Route, expect
 
-from tests.ui.conftest import BrowserSession, UiOnlyServer, open_session
+from tests.ui.conftest import LAPTOP, PHONE, BrowserSession, UiOnlyServer, open_session
 from tests.ui.fake_api import CITATION, FakeApi, ask, error, file_entry, sse
 
 pytestmark = [pytest.mark.e2e]
@@ -264,6 +264,9 @@ def test_pending_files_have_a_cancel_button_and_the_kb_a_cancel_all(session: Bro
     expect(cancel_buttons.filter(visible=True)).to_have_count(3)
     expect(page.locator("#cancel-pending")).to_have_text("Cancel all pending (3)")
     page.screenshot(path=str(artifacts / "files-cancel-before.png"))
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=str(artifacts / "files-cancel-before-phone.png"), full_page=True)
+    page.set_viewport_size(LAPTOP)
 
     page.locator("#file-rows tr[data-file-id='3'] button.cancel").click()
     later = page.locator("#file-rows tr[data-file-id='3']")
