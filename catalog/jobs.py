@@ -17,9 +17,11 @@ from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
 
+from catalog import versions
 from catalog.database import Database
 from catalog.models import Chunk, File, FileStatus, KnowledgeBase, ProcessLock, Task, utcnow
 from catalog.owners import is_dead_here
+from catalog.versions import Replaced
 
 
 @dataclass(frozen=True)
@@ -120,12 +122,22 @@ def report(db: Database, file_id: int, owner: str, stage: str, current: int, tot
         return getattr(result, "rowcount", 0) == 1
 
 
-def complete(db: Database, file_id: int, owner: str, run: int, chunks: Sequence[ChunkRow]) -> bool:
+@dataclass(frozen=True)
+class Completed:
+    """A committed run; `replaced` are older versions it deleted (their stored files go next)."""
+
+    replaced: list[Replaced]
+
+
+def complete(
+    db: Database, file_id: int, owner: str, run: int, chunks: Sequence[ChunkRow], cached: int = 0
+) -> Completed | None:
     """Make run `run` the file's generation: replace its chunks, mark it done and bump the KB
     version, in one transaction whose first statement is the conditional UPDATE (on PostgreSQL
-    it takes the row lock, so a re-ingest committing meanwhile is seen, never overwritten).
+    it takes the row lock, so a re-ingest committing meanwhile is seen, never overwritten). The
+    versions the file replaces leave in the same transaction (catalog/versions.py).
 
-    Returns False (and changes nothing) if the lease was lost meanwhile.
+    Returns None (and changes nothing) if the lease was lost meanwhile.
     """
     now = utcnow()
     with db.write() as s:
@@ -142,23 +154,25 @@ def complete(db: Database, file_id: int, owner: str, run: int, chunks: Sequence[
                 stage=None,
                 progress=1.0,
                 chunks=len(chunks),
+                cached_chunks=cached,
                 generation=run,
                 lease_owner=None,
                 lease_expires_at=None,
                 updated_at=now,
             )
-            .returning(File.kb_id, File.task_id)
+            .returning(File.kb_id, File.task_id, File.replaces)
         ).first()
         if row is None:
-            return False
-        kb_id, task_id = row
+            return None
+        kb_id, task_id, replaces = row
+        replaced = versions.take_over(s, kb_id, file_id, replaces, now)
         s.execute(delete(Chunk).where(Chunk.file_id == file_id))
         s.add_all(
             Chunk(id=c.id, file_id=file_id, kb_id=kb_id, ordinal=c.ordinal, text=c.text, meta=c.meta) for c in chunks
         )
         _finish_task(s, task_id, "SUCCESS", None, now)
         _bump_version(s, kb_id)
-        return True
+        return Completed(replaced)
 
 
 def fail(db: Database, file_id: int, owner: str, code: str, reason: str) -> bool:

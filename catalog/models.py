@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -55,6 +56,9 @@ class File(Base):
     __tablename__ = "files"
     __table_args__ = (
         UniqueConstraint("kb_id", "sha256", name="uq_files_kb_sha256"),
+        # One successor per file: racing uploads of new versions form a chain (catalog/versions.py).
+        UniqueConstraint("kb_id", "replaces", name="uq_files_kb_replaces"),
+        Index("ix_files_kb_name", "kb_id", "name"),
         {"sqlite_autoincrement": True},
     )
 
@@ -82,6 +86,13 @@ class File(Base):
     generation: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Versions of one document (same name): the file this one replaces (deleted when this one is
+    # done, so no foreign key) and when that happened.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    replaces: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    replaced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Chunks of the committed run whose vectors the vector cache gave (not embedded again).
+    cached_chunks: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from catalog import versions
 from catalog.database import Database
 from catalog.errors import Conflict, NotFound
 from catalog.models import Chunk, File, FileStatus, KnowledgeBase, Task, utcnow
@@ -93,12 +94,19 @@ def register_file(
     mime: str,
     task_id: str,
     place: Callable[[], object] | None = None,
+    *,
+    replace_name: bool = False,
 ) -> Registration:
     """Record an upload, or find the file with the same bytes already in this knowledge base.
 
+    With `replace_name`, a file of the same name already there makes this one its next version
+    (catalog/versions.py): `replaces` and `version` are set, and the old one serves until this one
+    is done.
+
     `place` puts the bytes in the store; it runs under the sha256's lock, in the transaction that
     registers the file, so `collect_blob` cannot delete them in between. The UNIQUE(kb_id, sha256)
-    constraint is what makes concurrent duplicate uploads safe.
+    constraint is what makes concurrent duplicate uploads safe, UNIQUE(kb_id, replaces) what makes
+    concurrent new versions a chain.
 
     Raises:
         Exception: what `place` raises; nothing is registered then.
@@ -107,19 +115,39 @@ def register_file(
         with _blob_transaction(db, sha256) as s:
             if place is not None:
                 place()
-            existing = s.scalar(select(File).where(File.kb_id == kb_id, File.sha256 == sha256))
-            if existing is not None:
-                return Registration(existing, created=False)
-            file = File(kb_id=kb_id, sha256=sha256, name=name, size=size, mime=mime, task_id=task_id)
-            s.add(file)
-            s.flush()
-            s.add(Task(id=task_id, file_id=file.id))
-            return Registration(file, created=True)
+            for _ in range(_VERSION_TRIES):
+                existing = s.scalar(select(File).where(File.kb_id == kb_id, File.sha256 == sha256))
+                if existing is not None:
+                    return Registration(existing, created=False)
+                previous = versions.tip(s, kb_id, name) if replace_name else None
+                file = File(
+                    kb_id=kb_id,
+                    sha256=sha256,
+                    name=name,
+                    size=size,
+                    mime=mime,
+                    task_id=task_id,
+                    version=previous.version + 1 if previous else 1,
+                    replaces=previous.id if previous else None,
+                )
+                try:
+                    with s.begin_nested():  # lost a race (PostgreSQL): look again, in this transaction
+                        s.add(file)
+                        s.flush()
+                except IntegrityError:
+                    continue
+                s.add(Task(id=task_id, file_id=file.id))
+                return Registration(file, created=True)
+            raise Conflict(f"{name!r} is being replaced by other uploads right now; try again", code="version_race")
     except IntegrityError:
         existing = _file_by_sha(db, kb_id, sha256)
         if existing is None:
             raise
         return Registration(existing, created=False)
+
+
+# Uploads of new versions of one file racing (PostgreSQL only: SQLite writers take turns).
+_VERSION_TRIES = 8
 
 
 def collect_blob(db: Database, sha256: str, delete_bytes: Callable[[], object]) -> bool:

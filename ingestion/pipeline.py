@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
+from functools import cached_property, partial
 from pathlib import PurePosixPath
 
 import numpy as np
 
-from catalog import jobs
+from catalog import jobs, repository
 from catalog.database import Database
 from ingestion.archive_guard import ArchiveLimits, check_archive
 from ingestion.chunking import chunk_elements
@@ -67,6 +67,8 @@ class Outcome:
     status: str  # done | failed | cancelled | skipped | lost
     chunks: int = 0
     error: str | None = None
+    cached: int = 0  # chunks whose vectors came from the vector cache
+    replaced: list[int] = field(default_factory=list)  # older versions deleted by this commit
 
 
 def ingest(ctx: IngestionContext, file_id: int, owner: str, on_progress: ProgressCallback | None = None) -> Outcome:
@@ -180,10 +182,13 @@ def _run(
     # lengths together waste the least compute.
     order = np.argsort([len(t) for t in texts], kind="stable")
     report("embedding", 0, len(texts))
+    hits_before = getattr(ctx.embedder, "hits", 0)
     for start in range(0, len(texts), batch):
         part = order[start : start + batch]
         vectors[part] = ctx.embedder.embed_documents([texts[i] for i in part])
         report("embedding", min(start + batch, len(texts)), len(texts))
+    # Passages the vector cache already knew (e.g. the unchanged ones of a new version).
+    cached = getattr(ctx.embedder, "hits", 0) - hits_before
 
     report("indexing", 0, 1)
     ids = np.array([r.id for r in rows], dtype=np.int64)
@@ -192,14 +197,21 @@ def _run(
     heartbeat.check()
     ctx.segments.write(claim.kb_id, claim.file_id, claim.run, Segment(ids=ids, vectors=vectors))
     ctx.keywords.write(claim.kb_id, claim.file_id, claim.run, mode, ids.tolist(), tokens)
-    if not jobs.complete(ctx.db, claim.file_id, owner, claim.run, rows):
+    completed = jobs.complete(ctx.db, claim.file_id, owner, claim.run, rows, cached=cached)
+    if completed is None:
         ctx.segments.delete_run(claim.kb_id, claim.file_id, claim.run)
         ctx.keywords.delete_run(claim.kb_id, claim.file_id, claim.run)
         raise LeaseLost(f"file {claim.file_id}: lease lost before commit")
     # Readers load the generation the row names; older runs' files are garbage now.
     ctx.segments.prune(claim.kb_id, claim.file_id, keep=claim.run)
     ctx.keywords.prune(claim.kb_id, claim.file_id, keep=claim.run)
-    return Outcome(claim.file_id, "done", chunks=len(rows))
+    for old in completed.replaced:  # the versions this one replaced left search in that commit
+        ctx.segments.delete(old.kb_id, old.file_id)
+        ctx.keywords.delete(old.kb_id, old.file_id)
+        repository.collect_blob(ctx.db, old.sha256, partial(ctx.uploads.delete, old.sha256))
+    return Outcome(
+        claim.file_id, "done", chunks=len(rows), cached=cached, replaced=[r.file_id for r in completed.replaced]
+    )
 
 
 class _Heartbeat:

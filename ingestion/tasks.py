@@ -75,7 +75,14 @@ def _ingest_file(task: Task, file_id: int, settings: IngestionSettings) -> dict[
         return {"file_id": file_id, "status": "failed", "error": reason}
     timer.finish()
     runtime.metrics().outcome(outcome.status)
-    log.info("file %s: %s (%s chunks)", file_id, outcome.status, outcome.chunks)
+    log.info(
+        "file %s: %s (%s chunks, %s from the vector cache, replaced %s)",
+        file_id,
+        outcome.status,
+        outcome.chunks,
+        outcome.cached,
+        outcome.replaced or "none",
+    )
     return asdict(outcome)
 
 

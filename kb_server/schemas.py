@@ -79,6 +79,9 @@ class FileAccepted(BaseModel):
     status: Literal["queued", "duplicate", "rejected"]
     task_id: str | None
     error: UploadError | None = None
+    # A new version of a document already in the KB (same name, other bytes): the file it replaces.
+    version: int | None = None
+    replaces: int | None = None
 
 
 class UploadResult(BaseModel):
@@ -98,12 +101,22 @@ class FilePublic(BaseModel):
     error_code: str | None
     task_id: str | None
     attempts: int
+    # Version of its document (files of one name): the file it replaces (deleted once this one is
+    # done) and when it did; how many chunks the vector cache gave instead of the embedder.
+    version: int
+    replaces: int | None
+    replaced_at: datetime | None
+    cached_chunks: int
     created_at: datetime
     updated_at: datetime
 
     @field_serializer("created_at", "updated_at")
     def _ser_time(self, value: datetime) -> str:
         return _utc(value).isoformat()
+
+    @field_serializer("replaced_at")
+    def _ser_optional_time(self, value: datetime | None) -> str | None:
+        return _utc(value).isoformat() if value is not None else None
 
     @classmethod
     def of(cls, f: File) -> FilePublic:
@@ -120,6 +133,10 @@ class FilePublic(BaseModel):
             error_code=f.error_code,
             task_id=f.task_id,
             attempts=f.attempts,
+            version=f.version,
+            replaces=f.replaces,
+            replaced_at=f.replaced_at,
+            cached_chunks=f.cached_chunks,
             created_at=f.created_at,
             updated_at=f.updated_at,
         )

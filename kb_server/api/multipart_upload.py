@@ -71,12 +71,20 @@ class _FilePart:
             self.writer.abort()
 
 
+_FIELD_BYTES = 64  # option fields are short words
+
+
 def _mib(n: int) -> str:
     return f"{n / (1 << 20):.0f} MiB"
 
 
-async def receive_files(request: Request, store: UploadStore, limits: LimitSettings) -> list[ReceivedFile]:
+async def receive_files(
+    request: Request, store: UploadStore, limits: LimitSettings, fields: dict[str, str] | None = None
+) -> list[ReceivedFile]:
     """Parse the multipart body of `request` into staged blobs (caller commits or discards them).
+
+    Text fields whose names are keys of `fields` are read into it (the first 64 bytes); any other
+    non-file field is ignored.
 
     Raises:
         PayloadTooLarge: the body, or one file, is over its limit; nothing is kept.
@@ -96,9 +104,14 @@ async def receive_files(request: Request, store: UploadStore, limits: LimitSetti
     header_value = bytearray()
     problem: Exception | None = None
 
+    wanted = fields if fields is not None else {}
+    field_name: str | None = None
+    field_value = bytearray()
+
     def on_part_begin() -> None:
-        nonlocal part
+        nonlocal part, field_name
         part = _Part()
+        field_name = None
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
         header_field.extend(data[start:end])
@@ -114,7 +127,13 @@ async def receive_files(request: Request, store: UploadStore, limits: LimitSetti
     def on_headers_finished() -> None:
         nonlocal problem
         _, disposition = parse_options_header(part.headers.get(b"content-disposition", b""))
-        if disposition.get(b"name", b"").decode("utf-8", "replace") != FIELD or b"filename" not in disposition:
+        nonlocal field_name
+        name = disposition.get(b"name", b"").decode("utf-8", "replace")
+        if b"filename" not in disposition and name in wanted:
+            field_name = name
+            field_value.clear()
+            return
+        if name != FIELD or b"filename" not in disposition:
             return  # other fields are ignored
         if len(files) >= limits.max_files_per_request:
             problem = InvalidInput(f"at most {limits.max_files_per_request} files per request", code="too_many_files")
@@ -124,6 +143,9 @@ async def receive_files(request: Request, store: UploadStore, limits: LimitSetti
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         nonlocal problem
+        if field_name is not None:
+            field_value.extend(data[start:end][: max(0, _FIELD_BYTES - len(field_value))])
+            return
         if part.skip or problem is not None:
             return
         current = files[-1]
@@ -137,6 +159,8 @@ async def receive_files(request: Request, store: UploadStore, limits: LimitSetti
         current.pending.extend(data[start:end])
 
     def on_part_end() -> None:
+        if field_name is not None:
+            wanted[field_name] = field_value.decode("utf-8", "replace").strip()
         if not part.skip:
             files[-1].ended = True
 

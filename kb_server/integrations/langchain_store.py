@@ -114,7 +114,8 @@ class KBVectorStore(VectorStore):
         if metadatas is not None and len(metadatas) != len(texts):
             raise ValueError(f"{len(metadatas)} metadatas for {len(texts)} texts: give one per text")
         incoming = [_as_file(i, text, metadatas[i] if metadatas else None) for i, text in enumerate(texts)]
-        accepted = file_service.upload_files(self.services, self.kb, incoming)
+        # Names repeat across calls (`text-0.json`...): each text is its own document, never a version.
+        accepted = file_service.upload_files(self.services, self.kb, incoming, replace=False)
         return [str(a.file_id) for a in accepted if a.file_id is not None]
 
     @classmethod

@@ -1,6 +1,8 @@
 """Files of a knowledge base: upload (store, dedupe, enqueue), list, read, delete, re-ingest.
 
-Uploading the bytes of a cancelled file again queues it again (same file id, new task id).
+Uploading the bytes of a cancelled file again queues it again (same file id, new task id). A
+file under a name already in the KB (other bytes) is that document's next version unless the
+client asks to keep both (catalog/versions.py).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from functools import partial
 from pathlib import PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 from catalog import repository
 from catalog.models import File, FileStatus
@@ -18,7 +20,7 @@ from ingestion.errors import UnsupportedFile
 from ingestion.filetypes import SNIFF_BYTES, detect_kind
 from ingestion.queueing import send_ingest
 from ingestion.uploads import StagedBlob
-from kb_server.errors import TooManyRequests
+from kb_server.errors import InvalidInput, TooManyRequests
 from kb_server.runtime.container import Services
 from kb_server.schemas import FileAccepted, UploadError
 from kb_server.services.search import check_embedder
@@ -26,6 +28,21 @@ from kb_server.services.search import check_embedder
 log = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 255
+
+OnExistingName = Literal["replace", "keep_both"]
+
+
+def replaces_by_name(option: str | None) -> bool:
+    """Whether an upload under an existing name is that document's next version (the default).
+
+    Raises:
+        InvalidInput: the option is neither `replace` nor `keep_both`.
+    """
+    if option in (None, "replace"):
+        return True
+    if option == "keep_both":
+        return False
+    raise InvalidInput(f"on_existing_name must be replace or keep_both, not {option!r}", code="invalid_option")
 
 
 @dataclass(frozen=True)
@@ -48,14 +65,16 @@ def display_name(raw: str | None) -> str:
     return name or "unnamed"
 
 
-def upload_files(services: Services, kb_name: str, incoming: list[IncomingFile]) -> list[FileAccepted]:
+def upload_files(
+    services: Services, kb_name: str, incoming: list[IncomingFile], replace: bool = True
+) -> list[FileAccepted]:
     """Stage streams (e.g. texts from LangChain's add_texts), then register them as uploads."""
     staged = [(item.name, services.uploads.stage(item.stream)) for item in incoming]
-    return register_uploads(services, kb_name, staged)
+    return register_uploads(services, kb_name, staged, replace)
 
 
 def register_uploads(
-    services: Services, kb_name: str, staged: list[tuple[str | None, StagedBlob]]
+    services: Services, kb_name: str, staged: list[tuple[str | None, StagedBlob]], replace: bool = True
 ) -> list[FileAccepted]:
     """Check each staged upload's type, store it content-addressed, register it once per KB and
     enqueue its ingestion. Every staged temp file is either committed or removed."""
@@ -65,7 +84,7 @@ def register_uploads(
         kb = repository.get_kb(services.db, kb_name)
         check_embedder(services, kb)
         for raw_name, blob in staged:
-            accepted.append(_register_one(services, kb.id, raw_name, blob))
+            accepted.append(_register_one(services, kb.id, raw_name, blob, replace))
             done += 1
     except BaseException:
         for _, blob in staged[done:]:
@@ -74,7 +93,9 @@ def register_uploads(
     return accepted
 
 
-def _register_one(services: Services, kb_id: int, raw_name: str | None, blob: StagedBlob) -> FileAccepted:
+def _register_one(
+    services: Services, kb_id: int, raw_name: str | None, blob: StagedBlob, replace: bool
+) -> FileAccepted:
     name = display_name(raw_name)
     try:
         kind = detect_kind(name, blob.head(SNIFF_BYTES), blob.tmp_path)
@@ -91,7 +112,9 @@ def _register_one(services: Services, kb_id: int, raw_name: str | None, blob: St
     task_id = uuid.uuid4().hex
     # The bytes are put in place in the transaction that registers them (see release_blob).
     place = partial(services.uploads.commit, blob)
-    reg = repository.register_file(services.db, kb_id, blob.sha256, name, blob.size, kind.mime, task_id, place)
+    reg = repository.register_file(
+        services.db, kb_id, blob.sha256, name, blob.size, kind.mime, task_id, place, replace_name=replace
+    )
     if not reg.created and reg.file.status == FileStatus.CANCELLED:
         # Sending the bytes of a cancelled file again is how it is ingested after all.
         again = repository.requeue_cancelled(services.db, kb_id, reg.file.id, task_id)
@@ -103,7 +126,15 @@ def _register_one(services: Services, kb_id: int, raw_name: str | None, blob: St
             file_id=reg.file.id, name=name, sha256=blob.sha256, status="duplicate", task_id=reg.file.task_id
         )
     send_ingest(services.celery, services.db, reg.file.id, task_id)
-    return FileAccepted(file_id=reg.file.id, name=name, sha256=blob.sha256, status="queued", task_id=task_id)
+    return FileAccepted(
+        file_id=reg.file.id,
+        name=name,
+        sha256=blob.sha256,
+        status="queued",
+        task_id=task_id,
+        version=reg.file.version,
+        replaces=reg.file.replaces,
+    )
 
 
 def check_capacity(services: Services, kb_name: str) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from ingestion.errors import UnsupportedFile
@@ -12,6 +12,7 @@ from kb_server.api.deps import ServicesDep
 from kb_server.api.multipart_upload import receive_files
 from kb_server.schemas import ErrorBody, FileList, FilePublic, UploadResult
 from kb_server.services import files as file_service
+from kb_server.services.files import OnExistingName
 
 router = APIRouter(prefix="/api/kbs/{kb}/files", tags=["files"])
 _errors: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
@@ -36,26 +37,44 @@ _errors: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
                     "schema": {
                         "type": "object",
                         "required": ["files"],
-                        "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+                        "properties": {
+                            "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                            "on_existing_name": {"type": "string", "enum": ["replace", "keep_both"]},
+                        },
                     }
                 }
             },
         }
     },
 )
-async def upload_files(kb: str, request: Request, services: ServicesDep) -> UploadResult:
+async def upload_files(
+    kb: str,
+    request: Request,
+    services: ServicesDep,
+    on_existing_name: Annotated[OnExistingName | None, Query(description="replace (default) | keep_both")] = None,
+) -> UploadResult:
     """Upload one or many files (multipart field `files`). Answers at once, before any parsing.
 
     Each file is `queued` (its ingestion task id is given), `duplicate` (the same bytes are already
     in this knowledge base: the existing `file_id` is given), or `rejected` with a reason. The bytes
-    of a `cancelled` file are queued again, under its `file_id`. If every
+    of a `cancelled` file are queued again, under its `file_id`. A file whose name is already in the
+    knowledge base (other bytes) becomes that document's next version (`version`, `replaces`: the old
+    one serves until the new one is done, then leaves), unless `on_existing_name=keep_both` (query
+    parameter or form field) keeps both as separate documents. If every
     file is rejected the answer is 415. Limits (`limits.*`): a file or request too large is 413
     (refused as the bytes arrive), too many files is 400, too much work pending is 429.
     """
     await run_in_threadpool(file_service.check_capacity, services, kb)
-    received = await receive_files(request, services.uploads, services.settings.limits)
+    form = {"on_existing_name": ""}
+    received = await receive_files(request, services.uploads, services.settings.limits, form)
     staged = [(r.name, r.staged) for r in received]
-    accepted = await run_in_threadpool(file_service.register_uploads, services, kb, staged)
+    try:
+        replace = file_service.replaces_by_name(on_existing_name or form["on_existing_name"] or None)
+    except BaseException:
+        for r in received:
+            services.uploads.discard(r.staged)
+        raise
+    accepted = await run_in_threadpool(file_service.register_uploads, services, kb, staged, replace)
     if all(a.status == "rejected" for a in accepted):
         reasons = "; ".join(a.error.detail for a in accepted if a.error)
         codes = {a.error.code for a in accepted if a.error}

@@ -1,0 +1,66 @@
+"""Versions of a document: a file uploaded under the name of one already in its knowledge base.
+
+The new file records the one it replaces (`replaces`) and serves nothing until it is done; the
+transaction that marks it done (`jobs.complete`) also deletes the rows and chunks of every
+version it replaces and bumps the KB version, so readers see the old segment leave and the new
+one arrive at once: search is never empty or doubled for the document. Its segment, keyword block
+and bytes are removed after that commit, like a deleted file's. A new version that fails or is
+cancelled deletes nothing: the old one keeps serving.
+
+UNIQUE(kb_id, replaces) gives each file at most one successor, so of two uploads racing to
+replace the same file one insert wins and the other becomes the winner's successor: versions form
+a chain with one tip, never two current versions. A version done replaces the whole chain below
+it (a failed or still pending middle version included).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import aliased
+
+from catalog.models import Chunk, File, Task
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """A file deleted as an older version: its stored files are to be removed after commit."""
+
+    file_id: int
+    kb_id: int
+    sha256: str
+
+
+def tip(s: Any, kb_id: int, name: str) -> File | None:
+    """The newest file of that name that no other file replaces (the document's latest version)."""
+    successor = aliased(File)
+    has_successor = select(successor.id).where(successor.kb_id == kb_id, successor.replaces == File.id).exists()
+    return s.scalar(
+        select(File).where(File.kb_id == kb_id, File.name == name, ~has_successor).order_by(File.id.desc()).limit(1)
+    )
+
+
+def take_over(s: Any, kb_id: int, file_id: int, replaces: int | None, now: datetime) -> list[Replaced]:
+    """Delete the versions below `file_id` (inside the transaction that marks it done)."""
+    chain: list[Replaced] = []
+    seen = {file_id}
+    while replaces is not None and replaces not in seen:
+        row = s.execute(
+            select(File.id, File.sha256, File.replaces).where(File.id == replaces, File.kb_id == kb_id)
+        ).first()
+        if row is None:
+            break
+        seen.add(row[0])
+        chain.append(Replaced(row[0], kb_id, row[1]))
+        replaces = row[2]
+    if not chain:
+        return []
+    ids = [r.file_id for r in chain]
+    s.execute(delete(Chunk).where(Chunk.file_id.in_(ids)))
+    s.execute(delete(Task).where(Task.file_id.in_(ids)))
+    s.execute(delete(File).where(File.id.in_(ids)))
+    s.execute(update(File).where(File.id == file_id).values(replaced_at=now))
+    return chain
