@@ -61,10 +61,14 @@ def search(
     mode: str | None = None,
     tokenizer: TokenizerName | None = None,
     rerank: bool | None = None,
+    _tries: int = 3,
 ) -> list[SearchHit]:
     """The best `top_k` chunks for `query`, best first, with scores in 0..1.
 
-    `rerank`: None reranks when a reranker is configured, False never does.
+    `rerank`: None reranks when a reranker is configured, False never does. A result whose chunk
+    left the catalog while the search ran (a new version of its document committed: the old
+    chunks go as the new ones arrive) makes it search again at the new KB version, so a document
+    being replaced is never missing from the results.
 
     Raises:
         NotFound: no such knowledge base.
@@ -118,7 +122,9 @@ def search(
     ranked = sorted(scored.items(), key=lambda item: -item[1])
     if score_threshold is not None:
         ranked = [(c, s) for c, s in ranked if s >= score_threshold]
-    hits = _hits(services, kb.id, ranked, wanted, settings.dedupe_similarity)
+    hits, missing = _hits(services, kb.id, ranked, wanted, settings.dedupe_similarity)
+    if missing and _tries > 1 and repository.kb_version(services.db, kb.id) != version:
+        return search(services, kb_name, query, top_k, score_threshold, mode, tokenizer, rerank, _tries - 1)
     if reranker:
         hits = _rerank(services, reranker, query, hits)
     return hits[:top_k]
@@ -186,8 +192,10 @@ def _keyword_index(services: Services, kb: KnowledgeBase, version: int, tokenize
 
 def _hits(
     services: Services, kb_id: int, ranked: list[tuple[int, float]], top_k: int, dedupe: float
-) -> list[SearchHit]:
+) -> tuple[list[SearchHit], bool]:
+    """The hits, and whether a ranked chunk was missing from the catalog (gone since the index read)."""
     hits: list[SearchHit] = []
+    missing = False
     seen: list[set[str]] = []
     chunks: dict[int, tuple[Chunk, str]] = {}
     batch = top_k * 3
@@ -196,6 +204,7 @@ def _hits(
             chunks = repository.chunks_by_ids(services.db, kb_id, [c for c, _ in ranked[i : i + batch]])
         found = chunks.get(cid)
         if found is None:  # deleted since the index was refreshed
+            missing = True
             continue
         chunk, file_name = found
         shingles = _shingles(chunk.text)
@@ -214,7 +223,7 @@ def _hits(
         )
         if len(hits) == top_k:
             break
-    return hits
+    return hits, missing
 
 
 def _shingles(text: str) -> set[str]:
