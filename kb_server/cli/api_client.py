@@ -147,10 +147,12 @@ class ApiClient:
     def list_files(self, kb: str) -> list[dict[str, Any]]:
         return list(self.request("GET", f"/api/kbs/{quote(kb, safe='')}/files").json()["files"])
 
-    def upload(self, kb: str, parts: list[UploadPart]) -> list[dict[str, Any]]:
+    def upload(self, kb: str, parts: list[UploadPart], on_existing_name: str | None = None) -> list[dict[str, Any]]:
         """Send files in one multipart request; one entry per file, in the order sent."""
         files = [("files", (name, stream)) for name, stream in parts]
-        return list(self.request("POST", f"/api/kbs/{quote(kb, safe='')}/files", files=files).json()["files"])
+        params = {"on_existing_name": on_existing_name} if on_existing_name else None
+        path = f"/api/kbs/{quote(kb, safe='')}/files"
+        return list(self.request("POST", path, files=files, params=params).json()["files"])
 
     def cancel_file(self, kb: str, file_id: int, reason: str | None = None) -> dict[str, Any]:
         path = f"/api/kbs/{quote(kb, safe='')}/files/{int(file_id)}/cancel"

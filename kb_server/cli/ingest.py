@@ -47,6 +47,7 @@ class IngestOptions:
     create: bool = False
     batch: int = 20
     as_json: bool = False
+    on_existing_name: str = "replace"  # | keep_both: see the README's "New versions"
 
 
 class _Usage(Exception):
@@ -168,11 +169,17 @@ class _Ingest:
         self.display.note(f"uploading {len(to_send)} files to {self.kb} at {self.client.base_url}")
         with self.display.phase("uploading", sum(e.local.size for e in to_send), "bytes") as phase:
             progress = _UploadProgress(phase, len(to_send))
-            for group in batches(to_send, lambda e: e.local.size, self.options.batch, BATCH_BYTES):
-                self._send(group, progress)
-                progress.answered(len(group))
+            # Local files sharing a name (a/README.md, b/README.md) are different documents: the
+            # server only sees the name, so they go as keep_both, never as versions of each other.
+            names = Counter(e.local.path.name for e in self.entries if e.outcome != "skipped")
+            shared = [e for e in to_send if names[e.local.path.name] > 1]
+            single = [e for e in to_send if names[e.local.path.name] == 1]
+            for part, option in ((single, self.options.on_existing_name), (shared, "keep_both")):
+                for group in batches(part, lambda e: e.local.size, self.options.batch, BATCH_BYTES):
+                    self._send(group, progress, option)
+                    progress.answered(len(group))
 
-    def _send(self, group: list[Entry], progress: _UploadProgress) -> None:
+    def _send(self, group: list[Entry], progress: _UploadProgress, on_existing_name: str) -> None:
         streams: list[tuple[Entry, _ReportingFile]] = []
         refused: ServerError | None = None
         try:
@@ -183,36 +190,37 @@ class _Ingest:
                     e.settle("failed", "unreadable", exc.strerror or str(exc))
             if not streams:
                 return
-            results = self.client.upload(self.kb, [(e.local.path.name, s) for e, s in streams])
+            results = self.client.upload(self.kb, [(e.local.path.name, s) for e, s in streams], on_existing_name)
         except ServerError as exc:
             refused = exc
         finally:
             for _, stream in streams:
                 stream.close()
         if refused is not None:
-            self._refused([e for e, _ in streams], refused, progress)
+            self._refused([e for e, _ in streams], refused, progress, on_existing_name)
             return
         for (e, _), r in zip(streams, results, strict=True):
             e.sha256 = r.get("sha256") or e.sha256
             e.file_id = r.get("file_id")
             if r["status"] == "queued":
                 e.outcome, e.status = "queued", "queued"
+                e.version, e.replaces = r.get("version"), r.get("replaces")
             elif r["status"] == "duplicate":
                 e.settle("duplicate", reason=f"same bytes as file {e.file_id} already in the KB")
             else:
                 error = r.get("error") or {}
                 e.settle("rejected", error.get("code"), error.get("detail"))
 
-    def _refused(self, group: list[Entry], exc: ServerError, progress: _UploadProgress) -> None:
+    def _refused(self, group: list[Entry], exc: ServerError, progress: _UploadProgress, option: str) -> None:
         """A whole request refused: split it to find the culprits, or settle its files with the reason."""
         too_big = exc.status == 413 or (exc.status == 400 and exc.code == "too_many_files")
         if len(group) > 1 and too_big:
             half = len(group) // 2
-            self._send(group[:half], progress)
-            self._send(group[half:], progress)
+            self._send(group[:half], progress, option)
+            self._send(group[half:], progress, option)
         elif len(group) > 1 and exc.status == 415:  # every file rejected: ask one by one for the reasons
             for e in group:
-                self._send([e], progress)
+                self._send([e], progress, option)
         elif exc.status in BUSY or exc.status in (401, 403, 404):
             raise exc
         else:

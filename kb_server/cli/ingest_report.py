@@ -34,6 +34,8 @@ class Entry:
     code: str | None = None
     reason: str | None = None
     twin: Entry | None = None  # the local file with the same bytes that was sent instead
+    version: int | None = None  # a new version of a document already in the KB: the file it replaces
+    replaces: int | None = None
 
     def settle(self, outcome: str, code: str | None = None, reason: str | None = None) -> None:
         self.outcome, self.code, self.reason = outcome, code, reason
@@ -53,6 +55,8 @@ class Entry:
             "chunks": self.chunks,
             "code": self.code,
             "reason": self.reason,
+            "version": self.version,
+            "replaces": self.replaces,
         }
 
 
@@ -81,6 +85,10 @@ def show_summary(display: Display, entries: list[Entry]) -> None:
     if attention:
         rows = [(e.local.path, LABELS[e.outcome], _why(e)) for e in attention]
         display.table("Files", ["file", "outcome", "reason"], rows)
+    versions = [e for e in entries if e.replaces is not None]
+    if versions:
+        changed = [(e.local.path, f"v{e.version}", e.replaces, _version_outcome(e)) for e in versions]
+        display.table("New versions", ["file", "version", "replaces file", "outcome"], changed)
     total = sum(n for o, n in counts.items() if o != "skipped")
     parts = ", ".join(f"{n} {LABELS[o]}" for o, n in counts.items() if n and o != "skipped")
     display.note(f"{total} file{'' if total == 1 else 's'}: {parts or 'nothing to ingest'}")
@@ -89,3 +97,9 @@ def show_summary(display: Display, entries: list[Entry]) -> None:
 def _why(e: Entry) -> str:
     reason = f"{e.code}: {e.reason}" if e.code and e.reason else e.reason or e.code or ""
     return f"failed in the KB: {reason}" if e.outcome == "already" else reason
+
+
+def _version_outcome(e: Entry) -> str:
+    if e.status == "done":
+        return "replaced the old version"
+    return f"{e.status or e.outcome}: the old version still serves"

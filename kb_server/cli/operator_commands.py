@@ -46,6 +46,13 @@ def add_operator_commands(commands: Any, common: Callable[..., None]) -> None:
     )
     ingest.add_argument("--create", action="store_true", help="create the knowledge base if it does not exist")
     ingest.add_argument("--batch", type=_positive, default=20, metavar="N", help="files per upload request (20)")
+    ingest.add_argument(
+        "--on-existing-name",
+        choices=("replace", "keep_both"),
+        default="replace",
+        help="a file whose name is already in the KB (other bytes): send it as that document's next version "
+        "(replace, the default) or as another document (keep_both). Files of one name in this run are kept apart",
+    )
 
     kb = commands.add_parser("kb", help="list, create or delete the knowledge bases of a running server")
     kb_actions = kb.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -92,6 +99,7 @@ def run_operator_command(args: argparse.Namespace, base_url: str, api_key: str |
                 create=args.create,
                 batch=args.batch,
                 as_json=args.json,
+                on_existing_name=args.on_existing_name,
             )
             return run_ingest(client, options)
         if args.command == "kb" and args.action == "ls":

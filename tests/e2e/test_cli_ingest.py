@@ -19,7 +19,19 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 PARIS = "# Cities\n\n## Paris\n\nParis is the capital of France. The Eiffel Tower was finished in 1889.\n"
 GARDEN = "Tomatoes need full sun, deep watering once a week, and a stake or cage to climb.\n"
-FILE_FIELDS = ("path", "outcome", "status", "file_id", "sha256", "size", "chunks", "code", "reason")
+FILE_FIELDS = (
+    "path",
+    "outcome",
+    "status",
+    "file_id",
+    "sha256",
+    "size",
+    "chunks",
+    "code",
+    "reason",
+    "version",
+    "replaces",
+)
 CORRUPT_PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n" + bytes(range(256)) * 8 + b"\ntruncated"
 
 
@@ -250,3 +262,31 @@ def test_on_a_terminal_progress_and_the_summary_are_drawn_with_rich(stack: Stack
     assert "━" in text  # a progress bar
     assert "Summary" in text
     assert "1 file: 1 done" in text
+
+
+def test_an_edited_file_sent_again_is_the_next_version_and_files_sharing_a_name_stay_apart(
+    stack: Stack, tmp_path: Path
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    page = tmp_path / "a" / "cities.md"
+    page.write_text(PARIS)
+    (tmp_path / "b" / "garden.md").write_text(GARDEN)
+    first = as_json(kb_cli(stack, "ingest", str(tmp_path), "-r", "--kb", "cli-versions", "--create", "--json"))
+    assert first["counts"] == counts(done=2)
+    old_id = next(f["file_id"] for f in first["files"] if f["path"].endswith("cities.md"))
+
+    page.write_text(PARIS + "\n## Lyon\n\nLyon lies where the Rhône meets the Saône.\n")
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "garden.md").write_text(GARDEN + "A second file of the same name, in another folder.\n")
+    result = kb_cli(stack, "ingest", str(tmp_path), "-r", "--kb", "cli-versions")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "New versions" in result.stdout
+    assert "replaced the old version" in result.stdout
+    files = sorted((f["name"], f["version"], f["replaces"] or 0) for f in _files(stack, "cli-versions"))
+    # a/cities.md replaced its old version; c/garden.md only shares b/garden.md's name: kept apart.
+    assert files == [("cities.md", 2, old_id), ("garden.md", 1, 0), ("garden.md", 1, 0)]
+
+
+def _files(stack: Stack, kb: str) -> list[dict[str, Any]]:
+    return stack.client.files(kb)
