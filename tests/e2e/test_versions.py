@@ -13,6 +13,7 @@ import pytest
 
 from tests.e2e.test_cancel import file_of, leftovers
 from tests.reliability.corpus import notes
+from tests.reliability.probe import doctor
 from tests.support.stack import Stack
 from tests.support.waiting import wait_for
 
@@ -86,6 +87,13 @@ def test_a_revised_document_replaces_its_old_version_with_no_gap_and_no_double(s
     assert leftovers(stack, kb, [first["file_id"]]) == {"chunk rows": [], "segments": [], "keyword blocks": []}
     blob = stack.data_dir / "uploads" / first["sha256"][:2] / first["sha256"]
     wait_for("the old bytes removed", lambda: not blob.exists(), 10, 0.1)
+    old = str(first["file_id"])
+    found = [
+        f
+        for f in doctor(stack.data_dir, stack.redis.url).findings
+        if first["sha256"] in f.detail or f"/{old}." in f.detail or (f.check == "orphan_chunks" and old in f.detail)
+    ]
+    assert not found, [(f.check, f.detail) for f in found]
 
 
 def test_a_broken_new_version_leaves_the_old_one_serving_and_says_why(stack: Stack, kb: str) -> None:

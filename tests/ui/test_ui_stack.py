@@ -227,6 +227,18 @@ def test_upload_ingest_chat_cite_and_delete_through_the_page(
     expect(rejected.locator(".reason")).not_to_be_empty()
     snapshot(page, artifacts, "upload")
 
+    # The same name with other bytes is the next version: the row says what it replaces, then that it did.
+    old_id = file_row(page, paths[0].name).get_attribute("data-file-id")
+    revised = tmp_path / "revised" / paths[0].name
+    revised.parent.mkdir()
+    revised.write_bytes(paths[0].read_bytes() + b"\n\n## Revision\n\nThis manual was revised.\n")
+    page.set_input_files("#file-input", [str(revised)])
+    expect(page.locator("#file-rows td.name .version", has_text=f"v2, replaces #{old_id}").first).to_be_visible()
+    new_row = file_row(page, f"v2, replaced #{old_id}")
+    expect(new_row).to_have_attribute("data-status", "done", timeout=INGEST_TIMEOUT_MS)
+    expect(page.locator(f"#file-rows tr[data-file-id='{old_id}']")).to_have_count(0)
+    page.screenshot(path=str(artifacts / "new-version-laptop.png"))
+
     # The table comes from the server: a reload shows the same files.
     page.reload()
     expect(page.locator("#file-rows tr")).to_have_count(2)

@@ -107,6 +107,8 @@ export class FilesView {
       });
       upload.status = answer.status;
       upload.fileId = answer.file_id;
+      upload.version = answer.version;
+      upload.replaces = answer.replaces;
       upload.detail = answer.error ? answer.error.detail : "";
     } catch (err) {
       upload.status = err.status === 415 ? "rejected" : "error";
@@ -275,7 +277,7 @@ function baseRow(dataset, actions) {
     h("progress", { max: "1", value: "0" }),
     h("p", { class: "reason" }));
   return h("tr", { dataset },
-    h("td", { class: "name", "data-label": "Name" }),
+    h("td", { class: "name", "data-label": "Name" }, h("span", { class: "label" }), h("small", { class: "version" })),
     h("td", { class: "size num", "data-label": "Size" }),
     status,
     h("td", { class: "chunks num", "data-label": "Chunks" }),
@@ -291,7 +293,7 @@ function fillStatus(tr, { status, stage, progress, reason, label }) {
   tr.dataset.status = status;
   const bar = tr.querySelector("progress");
   bar.value = progress;
-  bar.setAttribute("aria-label", `${tr.querySelector(".name").textContent}: ${label}`);
+  bar.setAttribute("aria-label", `${tr.querySelector(".name .label").textContent}: ${label}`);
   setText(tr.querySelector(".badge"), label);
   tr.querySelector(".badge").dataset.stage = stage;
   const showPct = status === "processing" || status === "uploading";
@@ -299,8 +301,17 @@ function fillStatus(tr, { status, stage, progress, reason, label }) {
   setText(tr.querySelector(".reason"), reason);
 }
 
+// "v2, replaces #12": a new version of a document already in the KB (same name, other bytes).
+function versionNote(f) {
+  if (!f.replaces) return f.version > 1 ? `v${f.version}` : "";
+  if (f.replaced_at) return `v${f.version}, replaced #${f.replaces} ${formatTime(f.replaced_at)}`;
+  if (f.status === "failed" || f.status === "cancelled") return `v${f.version}, replaces #${f.replaces}: the old version still serves`;
+  return `v${f.version}, replaces #${f.replaces} once done`;
+}
+
 function fillFile(tr, f) {
-  setText(tr.querySelector(".name"), f.name);
+  setText(tr.querySelector(".name .label"), f.name);
+  setText(tr.querySelector(".name .version"), versionNote(f));
   tr.querySelector(".name").title = `sha256 ${f.sha256}`;
   setText(tr.querySelector(".size"), formatBytes(f.size));
   setText(tr.querySelector(".chunks"), f.status === "done" ? String(f.chunks) : "–");
@@ -315,7 +326,8 @@ function fillFile(tr, f) {
 }
 
 function fillUpload(tr, u) {
-  setText(tr.querySelector(".name"), u.name);
+  setText(tr.querySelector(".name .label"), u.name);
+  setText(tr.querySelector(".name .version"), u.replaces ? `v${u.version}, replaces #${u.replaces}` : "");
   setText(tr.querySelector(".size"), formatBytes(u.size));
   setText(tr.querySelector(".chunks"), "–");
   setText(tr.querySelector(".time"), "");
