@@ -62,6 +62,7 @@ def test_a_revised_document_replaces_its_old_version_with_no_gap_and_no_double(s
     poller = threading.Thread(target=poll)
     poller.start()
     try:
+        wait_for("the first search", lambda: len(seen) >= 2, 30, 0.05)
         (second,) = client.upload(kb, [(name, revised)]).json()["files"]
         assert (second["status"], second["version"], second["replaces"]) == ("queued", 2, first["file_id"])
         record = settled(stack, kb, second["file_id"])
