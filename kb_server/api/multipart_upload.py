@@ -125,9 +125,8 @@ async def receive_files(
         header_value.clear()
 
     def on_headers_finished() -> None:
-        nonlocal problem
+        nonlocal problem, field_name
         _, disposition = parse_options_header(part.headers.get(b"content-disposition", b""))
-        nonlocal field_name
         name = disposition.get(b"name", b"").decode("utf-8", "replace")
         if b"filename" not in disposition and name in wanted:
             field_name = name
