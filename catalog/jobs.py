@@ -133,14 +133,20 @@ def complete(
     db: Database, file_id: int, owner: str, run: int, chunks: Sequence[ChunkRow], cached: int = 0
 ) -> Completed | None:
     """Make run `run` the file's generation: replace its chunks, mark it done and bump the KB
-    version, in one transaction whose first statement is the conditional UPDATE (on PostgreSQL
-    it takes the row lock, so a re-ingest committing meanwhile is seen, never overwritten). The
-    versions the file replaces leave in the same transaction (catalog/versions.py).
+    version, in one transaction whose first write is the conditional UPDATE (on PostgreSQL it
+    takes the row lock, so a re-ingest committing meanwhile is seen, never overwritten). The
+    versions the file replaces leave in the same transaction (catalog/versions.py), which on
+    PostgreSQL first takes the document's lock so that two of its versions never deadlock.
 
     Returns None (and changes nothing) if the lease was lost meanwhile.
     """
-    now = utcnow()
+    with db.read() as s:  # a file's name and kb never change
+        named = s.execute(select(File.kb_id, File.name).where(File.id == file_id)).first()
+    if named is None:
+        return None
     with db.write() as s:
+        versions.lock_document(s, named[0], named[1])
+        now = utcnow()
         row = s.execute(
             update(File)
             .where(

@@ -15,11 +15,12 @@ it (a failed or still pending middle version included).
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import aliased
 
 from catalog.models import Chunk, File, Task
@@ -41,6 +42,24 @@ def tip(s: Any, kb_id: int, name: str) -> File | None:
     return s.scalar(
         select(File).where(File.kb_id == kb_id, File.name == name, ~has_successor).order_by(File.id.desc()).limit(1)
     )
+
+
+# PostgreSQL advisory locks of a document's versions: (this namespace, crc32 of kb id and name).
+_DOCUMENT_LOCK_NAMESPACE = 0x6B62_7672  # "kbvr"
+
+
+def lock_document(s: Any, kb_id: int, name: str) -> None:
+    """Make completions of one document's versions take turns (PostgreSQL; SQLite writers always do).
+
+    Each completion holds its own row and deletes the rows below it: two versions completing at
+    once would each wait for the other's rows (a deadlock). Taken before the first write.
+    """
+    if s.get_bind().dialect.name != "postgresql":
+        return
+    key = zlib.crc32(f"{kb_id}/{name}".encode())
+    if key >= 1 << 31:  # as a signed int4
+        key -= 1 << 32
+    s.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": _DOCUMENT_LOCK_NAMESPACE, "key": key})
 
 
 def take_over(s: Any, kb_id: int, file_id: int, replaces: int | None, now: datetime) -> list[Replaced]:

@@ -152,3 +152,41 @@ def test_racing_uploads_of_new_versions_make_one_chain(db: Database, kb: Knowled
         with db.read() as s:
             live = s.scalars(select(File.id).where(File.name == name, File.status == FileStatus.DONE)).all()
         assert list(live) == [second.id]
+
+
+def test_two_versions_completing_at_once_leave_the_newest_alone(db: Database, kb: KnowledgeBase) -> None:
+    for round_no in range(8):
+        name = f"race-{round_no}.md"
+        v1 = upload(db, kb, f"{round_no:x}a-", name=name)
+        ingest(db, v1, ["v1"])
+        v2 = upload(db, kb, f"{round_no:x}b-", name=name)
+        v3 = upload(db, kb, f"{round_no:x}c-", name=name)
+        claims = [jobs.claim(db, f.id, f"w{f.id}", 60) for f in (v2, v3)]
+        gate = threading.Barrier(2)
+        results: dict[int, object] = {}
+        errors: list[BaseException] = []
+
+        def finish(
+            file: File,
+            run: int,
+            gate: threading.Barrier = gate,
+            results: dict[int, object] = results,
+            errors: list[BaseException] = errors,
+        ) -> None:
+            gate.wait()
+            try:
+                results[file.id] = jobs.complete(db, file.id, f"w{file.id}", run, rows(file.id, [file.name]))
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=finish, args=(f, c.run)) for f, c in zip((v2, v3), claims, strict=True) if c]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert not errors, errors  # no deadlock, no error: the document's lock makes them take turns
+        assert results[v3.id] is not None
+        with db.read() as s:
+            live = s.scalars(select(File.id).where(File.name == name)).all()
+        assert list(live) == [v3.id]
+        assert searchable(db, kb).get(v3.id) == [v3.name]
