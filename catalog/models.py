@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -143,6 +144,8 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("conversation_id", "position", name="uq_messages_conversation_position"),
+        # A retried turn (same client turn id) can never be stored twice; NULLs are distinct.
+        Index("uq_messages_conversation_turn", "conversation_id", "turn_id", unique=True),
         {"sqlite_autoincrement": True},
     )
 
@@ -157,3 +160,7 @@ class Message(Base):
     refused: Mapped[bool] = mapped_column(Boolean, default=False)
     refused_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    turn_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the client's, on the question
+    searched_for: Mapped[str | None] = mapped_column(Text, nullable=True)  # the question made standalone
+    mode: Mapped[str | None] = mapped_column(String(16), nullable=True)  # of an answer: generate | quote
+    fallback: Mapped[str | None] = mapped_column(String(16), nullable=True)

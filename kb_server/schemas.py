@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_serializer, field_validator
+from pydantic import BaseModel, Field, field_serializer, field_validator, model_validator
 
 from catalog.models import Conversation, File, KnowledgeBase, Message
 
@@ -211,7 +211,9 @@ class ChatTurn(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    kb: str
+    kb: str | None = Field(
+        default=None, description="the knowledge base to ask; may be left out with `conversation_id` (its KB)"
+    )
     question: str = Field(min_length=1, max_length=4000)
     history: list[ChatTurn] = Field(default_factory=list, max_length=50)
     top_k: int | None = Field(default=None, ge=1, le=20)
@@ -227,6 +229,24 @@ class ChatRequest(BaseModel):
         description="a server-side conversation: its recent turns are the history (`history` is ignored), and "
         "the question and its answer are appended to it",
     )
+    turn_id: str | None = Field(
+        default=None,
+        pattern=r"^[\w.:\-]{1,64}$",
+        description="with `conversation_id`: the client's id of this turn. Sent again (a retry), the stored "
+        "answer comes back and nothing is generated or stored twice",
+    )
+    rewrite: bool = Field(
+        default=True,
+        description="search a follow-up as a standalone question (`chat.rewrite`); false: search it as asked",
+    )
+
+    @model_validator(mode="after")
+    def _kb_or_conversation(self) -> ChatRequest:
+        if self.kb is None and self.conversation_id is None:
+            raise ValueError("`kb` is required unless `conversation_id` names a conversation")
+        if self.turn_id is not None and self.conversation_id is None:
+            raise ValueError("`turn_id` needs a `conversation_id`")
+        return self
 
 
 class AnswerSentence(BaseModel):
@@ -257,6 +277,25 @@ class ChatResponse(BaseModel):
         default_factory=list, description="the answer sentence by sentence, with its citations; empty when refused"
     )
     unsupported: int = Field(default=0, description="how many sentences no passage supports")
+    searched_for: str | None = Field(
+        default=None,
+        description="the follow-up rewritten to stand on its own, which is what was searched; null: searched as asked",
+    )
+    conversation_id: int | None = Field(default=None, description="the conversation the turn was stored in")
+
+
+class RewriteRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=4000)
+    history: list[ChatTurn] = Field(default_factory=list, max_length=50)
+    method: Literal["llm", "keywords"] | None = Field(default=None, description="null: `chat.rewrite`")
+
+
+class RewriteResponse(BaseModel):
+    question: str
+    searched_for: str | None = Field(description="the question rewritten to stand alone; null: it is searched as asked")
+    method: Literal["llm", "keywords"] | None = Field(
+        description="what rewrote it (keywords also when the model could not); null: not rewritten"
+    )
 
 
 class ConversationCreate(BaseModel):

@@ -86,6 +86,16 @@ class ChatSettings(BaseModel):
         description="passages given to the LLM are cut to about this many tokens in all, keeping the heading and "
         "the sentences from the best match on (0: whole); prompt processing is most of the time to first token",
     )
+    rewrite: Literal["llm", "keywords", "off"] = Field(
+        default="llm",
+        description="a follow-up is searched as a standalone question: llm (the chat model rewrites it from the "
+        "recent turns; key terms carried when it cannot), keywords (the previous question's key terms carried "
+        "into a follow-up that looks dependent, no model), off; `rewrite: false` per request turns it off",
+    )
+    rewrite_max_tokens: int = Field(default=48, ge=8, le=256, description="new tokens of an LLM rewrite at most")
+    rewrite_timeout_s: float = Field(
+        default=8.0, gt=0, description="an LLM rewrite not done by then is dropped for the key-terms one"
+    )
 
 
 class LimitSettings(BaseModel):

@@ -69,10 +69,25 @@ def _erase_draft(draft: str, out: TextIO) -> None:
     out.write(f"\r\x1b[{rows - 1}A\x1b[J" if rows > 1 else "\r\x1b[J")
 
 
-def ask(base_url: str, kb: str, question: str, top_k: int | None, out: TextIO = sys.stdout) -> int:
-    """Stream the answer, then list the sources; returns the exit code."""
+def ask(
+    base_url: str,
+    kb: str | None,
+    question: str,
+    top_k: int | None,
+    out: TextIO = sys.stdout,
+    conversation_id: int | None = None,
+    rewrite: bool = True,
+) -> int:
+    """Stream the answer, then list the sources; returns the exit code.
+
+    In a conversation (`conversation_id`) the question follows its earlier turns and is stored in it.
+    """
     tty = is_tty(out)
-    body: dict[str, Any] = {"kb": kb, "question": question, "stream": True}
+    body: dict[str, Any] = {"question": question, "stream": True, "rewrite": rewrite}
+    if kb:
+        body["kb"] = kb
+    if conversation_id is not None:
+        body["conversation_id"] = conversation_id
     if top_k:
         body["top_k"] = top_k
     try:
@@ -112,6 +127,8 @@ def ask(base_url: str, kb: str, question: str, top_k: int | None, out: TextIO = 
         out.write("(the model's answer was not found in the passages, so it is not shown)\n")
     if done.get("fallback") == "no_llm":
         out.write("(no LLM is installed: quoted from the passages)\n")
+    if done.get("searched_for"):
+        out.write(f"(searched for: {done['searched_for']})\n")
     if citations:
         out.write("\nSources:\n")
         for c in citations:

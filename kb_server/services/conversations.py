@@ -11,9 +11,10 @@ from collections.abc import Callable, Sequence
 from catalog import conversations as repository
 from catalog import repository as kb_repository
 from catalog.conversations import NewMessage
+from catalog.errors import Conflict
 from catalog.models import Conversation, Message
 from kb_server.runtime.container import Services
-from kb_server.schemas import ChatResponse
+from kb_server.schemas import ChatResponse, MessagePublic
 
 # The prompt keeps the last few turns (llm.prompts.trim_history); read a little more than it uses.
 HISTORY_MESSAGES = 12
@@ -78,30 +79,101 @@ def chat_history(
     return sent if conversation_id is None else history(services, owner, conversation_id)
 
 
-def recorder(
-    services: Services, owner: str, conversation_id: int | None, question: str
-) -> Callable[[ChatResponse], None]:
-    """What to call with the answer once it is settled: stores the turn, or nothing outside a conversation."""
+def resolve_kb(services: Services, owner: str, conversation_id: int | None, kb: str | None) -> str:
+    """The knowledge base a question goes to: `kb`, or the conversation's when `kb` is left out.
 
-    def keep(answer: ChatResponse) -> None:
-        if conversation_id is not None:
-            record(services, owner, conversation_id, question, answer)
+    Raises:
+        NotFound: no such conversation of this owner.
+        Conflict: `kb` is not the conversation's knowledge base (`conversation_kb_mismatch`).
+    """
+    if conversation_id is None:
+        assert kb is not None  # ChatRequest requires one of them
+        return kb
+    kbs = repository.conversation_kbs(services.db, owner, conversation_id)
+    if kb is None:
+        return kbs[0]
+    if kb not in kbs:
+        raise Conflict(
+            f"conversation {conversation_id} asks {', '.join(kbs)}, not {kb}: leave `kb` out or start a new "
+            "conversation",
+            code="conversation_kb_mismatch",
+        )
+    return kb
+
+
+def stored_answer(
+    services: Services, owner: str, conversation_id: int | None, turn_id: str | None, question: str
+) -> ChatResponse | None:
+    """The answer already stored for this turn id (a retry), or None.
+
+    Raises:
+        NotFound: no such conversation of this owner.
+        Conflict: the turn id was used for another question (`turn_id_reused`).
+    """
+    if conversation_id is None or turn_id is None:
+        return None
+    stored = repository.find_turn(services.db, owner, conversation_id, turn_id)
+    if stored is None:
+        return None
+    asked, reply = stored
+    if asked.content != question:
+        raise Conflict(
+            f"turn {turn_id} of conversation {conversation_id} asked another question", code="turn_id_reused"
+        )
+    return as_response(asked, reply, conversation_id)
+
+
+def as_response(asked: Message, reply: Message, conversation_id: int) -> ChatResponse:
+    """A stored turn as `POST /api/chat` answered it."""
+    public = MessagePublic.of(reply)
+    return ChatResponse(
+        answer=reply.content,
+        citations=public.citations,
+        refused=reply.refused,
+        refused_by=public.refused_by,
+        mode="quote" if reply.mode == "quote" else "generate",
+        fallback=reply.fallback,
+        sentences=public.sentences,
+        unsupported=sum(s.unsupported for s in public.sentences),
+        searched_for=asked.searched_for,
+        conversation_id=conversation_id,
+    )
+
+
+def recorder(
+    services: Services, owner: str, conversation_id: int | None, question: str, turn_id: str | None = None
+) -> Callable[[ChatResponse], ChatResponse]:
+    """What to call with the answer once it is settled: stores the turn (outside a conversation,
+    nothing) and returns the answer to send — the stored one when a copy of the turn won a race."""
+
+    def keep(answer: ChatResponse) -> ChatResponse:
+        if conversation_id is None:
+            return answer
+        return record(services, owner, conversation_id, question, answer, turn_id)
 
     return keep
 
 
-def record(services: Services, owner: str, conversation_id: int, question: str, answer: ChatResponse) -> None:
-    """Append the question and its answer, with what the UI needs to show it again.
+def record(
+    services: Services,
+    owner: str,
+    conversation_id: int,
+    question: str,
+    answer: ChatResponse,
+    turn_id: str | None = None,
+) -> ChatResponse:
+    """Append the question and its answer, with what the UI needs to show it again; returns the
+    answer as stored (another copy's, when this turn id was stored meanwhile).
 
     Raises:
         NotFound: the conversation is gone (deleted while the answer was made); nothing is written.
     """
     body = answer.model_dump(mode="json")
-    repository.append_turn(
+    asked, reply = repository.append_turn(
         services.db,
         owner,
         conversation_id,
-        NewMessage("user", question),
+        NewMessage("user", question, turn_id=turn_id, searched_for=answer.searched_for),
         NewMessage(
             "assistant",
             answer.answer,
@@ -109,6 +181,11 @@ def record(services: Services, owner: str, conversation_id: int, question: str, 
             sentences=body["sentences"],
             refused=answer.refused,
             refused_by=answer.refused_by,
+            mode=answer.mode,
+            fallback=answer.fallback,
         ),
         title=default_title(question),
     )
+    if turn_id is not None:  # maybe another copy's: what is stored is what every copy answers
+        return as_response(asked, reply, conversation_id)
+    return answer.model_copy(update={"conversation_id": conversation_id})

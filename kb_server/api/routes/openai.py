@@ -18,6 +18,7 @@ from kb_server.errors import InvalidInput
 from kb_server.schemas import ErrorBody
 from kb_server.services import chat as chat_service
 from kb_server.services import kbs as kb_service
+from kb_server.services import rewrite as rewrite_service
 from llm import LLMError
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
@@ -59,14 +60,17 @@ def chat_completions(body: OpenAIChatRequest, services: ServicesDep, engine: Cha
     """RAG chat in OpenAI's chat-completions shape; `model` names the knowledge base. The content
     is the answer with each sentence's `[n]` markers; the cited passages and the sentences come in
     extra `citations` and `sentences` fields (in the last chunk when streaming, whose deltas are
-    the model's raw text)."""
+    the model's raw text). Stateless: a follow-up is searched as a standalone question made from
+    the earlier `messages` (`chat.rewrite`), given in an extra `searched_for` field."""
     turns = [m for m in body.messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user" or not turns[-1].text().strip():
         raise InvalidInput("the last message must be a non-empty user message", code="invalid_messages")
     question = turns[-1].text()
     history = [{"role": m.role, "content": m.text()} for m in turns[:-1]]
+    mode = engine.choose_mode(None)
+    searched = rewrite_service.standalone(services.settings.chat, engine, question[:4000], history, mode=mode[0])
     prepared = chat_service.prepare(
-        services, body.model, question[:4000], history, None, None, engine.choose_mode(None), engine
+        services, body.model, question[:4000], history, None, None, mode, engine, searched.searched_for
     )
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
@@ -92,6 +96,7 @@ def chat_completions(body: OpenAIChatRequest, services: ServicesDep, engine: Cha
         "refused": answer.refused,
         "refused_by": answer.refused_by,
         "sentences": [s.model_dump() for s in answer.sentences],
+        "searched_for": prepared.searched_for,
     }
 
 
@@ -117,7 +122,13 @@ def _chunks(stream: chat_service.TokenStream, completion_id: str, created: int, 
         citations = chat_service.citations_payload(done.citations)
         sentences = [s.model_dump() for s in done.sentences]
         yield chunk(
-            {}, "stop", citations=citations, refused=done.refused, refused_by=done.refused_by, sentences=sentences
+            {},
+            "stop",
+            citations=citations,
+            refused=done.refused,
+            refused_by=done.refused_by,
+            sentences=sentences,
+            searched_for=stream.prepared.searched_for,
         )
     except LLMError as exc:
         yield sse_event(None, {"error": {"message": str(exc), "type": "llm_error", "code": "llm_error"}})
