@@ -23,16 +23,27 @@ _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _PIECE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[^\W_]+")
 _EN_WORD = re.compile(r"[^\W_]+")
 _EN_REFERS = re.compile(
-    r"\b(it|its|it's|this|that|these|those|them|they|their|one|ones|such|same|former|latter|"
-    r"instead|either|another|other|else|above|previous|again)\b",
+    r"\b(it|its|it's|this|that|these|those|them|they|their|both|such|former|latter|instead|either|else|above|"
+    r"previous|again)\b",
+    re.IGNORECASE,
+)
+# "one", "another", "the same" refer back unless a noun follows ("one list", "another module").
+_EN_STANDS_IN = re.compile(
+    r"\b(one|ones|another|other|same)\b(?=\s*(?:[^\w\s]|$|(?:then|too|instead|anyway|again|as|of|from|for|in|on)\b))",
     re.IGNORECASE,
 )
 _EN_LEADS = re.compile(
     r"^\s*(and|but|or|so|then|also|plus|what about|how about|what if|why not|ok|okay)\b", re.IGNORECASE
 )
-_ZH_REFERS = re.compile(r"它|这个|那个|这些|那些|这种|那种|这样|那样|上面|前面|刚才|反过来|另一个|其他|同样|此")
-_ZH_LEADS = re.compile(r"^\s*(那|那么|还有|而且|另外|也|还|如果|要是|可是|但是)")
-_ZH_ENDS = re.compile(r"呢\s*[？?]?\s*$")
+_ZH_REFERS = re.compile(
+    r"它|这个|那个|这些|那些|这种|那种|这样|那样|这么|这两|两者|这里|那里|其中|上面|前面|刚才|反过来|另一个|其他|同样|此"
+)
+# A Chinese follow-up often drops its subject altogether: it starts with a modal or a connective
+# ("能一次都生成吗？", "应该先从哪里下手？"), or ends asking what to do about it ("…怎么办？").
+_ZH_LEADS = re.compile(
+    r"^\s*(那|那么|还有|而且|另外|也|还|如果|要是|可|但是|能|可以|会|要|应该|需要|是不是|有没有)"
+)
+_ZH_ENDS = re.compile(r"(呢|怎么办)\s*[？?]?\s*$")
 
 
 def looks_dependent(question: str) -> bool:
@@ -42,7 +53,7 @@ def looks_dependent(question: str) -> bool:
         if _ZH_REFERS.search(question) or _ZH_LEADS.search(question) or _ZH_ENDS.search(question):
             return True
         return han <= 5 or len(content_words(question)) <= 1
-    if _EN_REFERS.search(question) or _EN_LEADS.search(question):
+    if _EN_REFERS.search(question) or _EN_STANDS_IN.search(question) or _EN_LEADS.search(question):
         return True
     return len(content_words(question)) <= 1 or len(_EN_WORD.findall(question)) <= 3
 

@@ -4,7 +4,8 @@
 `chat.rewrite_max_tokens` and `chat.rewrite_timeout_s`, on the generation slots like an answer.
 When there is no model, the answer is quoted (no model is what quote mode promises), the slots
 stay busy, the model fails or its reply is unusable, the key terms of the previous question are
-carried instead (kb_server.services.followup) — and so always with `keywords`. A question
+carried instead (kb_server.services.followup) — and so always with `keywords`. A reply that drops
+the follow-up's own words or adds none of the earlier turns' is not a rewrite of it (`rewrites`). A question
 without earlier turns is searched as asked. Only the search uses the rewrite: the answer is
 generated from the question as asked, with the history.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from kb_server.services.chat import ChatEngine, Mode
+from kb_server.services.content_words import content_words
 from kb_server.services.followup import looks_dependent, with_key_terms
 from kb_server.settings import ChatSettings
 from llm import LLMError
@@ -59,12 +61,25 @@ def standalone(
         return Rewrite(question)
     if chosen == "llm" and mode == "generate" and engine is not None and engine.llm is not None:
         text = rewrite_with_llm(engine, question, recent, settings.rewrite_max_tokens, settings.rewrite_timeout_s)
-        if text is not None and not _same(text, question):
-            return Rewrite(text, text, "llm")
-        if text is not None and not looks_dependent(question):
+        if text is not None and _same(text, question) and not looks_dependent(question):
             return Rewrite(question)  # the model kept it as it was, and it reads as standalone
+        if text is not None and not _same(text, question) and rewrites(text, question, recent):
+            return Rewrite(text, text, "llm")
     carried = with_key_terms(question, recent)
     return Rewrite(carried, carried, "keywords") if carried else Rewrite(question)
+
+
+def rewrites(text: str, question: str, history: Sequence[Message]) -> bool:
+    """Whether the model's `text` is `question` made standalone, judged by content words: it keeps
+    at least half of the question's own (a small model often just repeats the previous question) and,
+    when the question leans on earlier turns, adds one of theirs (else nothing was resolved)."""
+    own, got = content_words(question), content_words(text)
+    if len(own & got) * 2 < len(own):
+        return False
+    if not looks_dependent(question):
+        return True
+    earlier = set().union(*(content_words(m["content"]) for m in history))
+    return bool((got - own) & earlier)
 
 
 def rewrite_with_llm(
