@@ -40,9 +40,7 @@ _ZH_REFERS = re.compile(
 )
 # A Chinese follow-up often drops its subject altogether: it starts with a modal or a connective
 # ("能一次都生成吗？", "应该先从哪里下手？"), or ends asking what to do about it ("…怎么办？").
-_ZH_LEADS = re.compile(
-    r"^\s*(那|那么|还有|而且|另外|也|还|如果|要是|可|但是|能|可以|会|要|应该|需要|是不是|有没有)"
-)
+_ZH_LEADS = re.compile(r"^\s*(那|那么|还有|而且|另外|也|还|如果|要是|可|但是|能|可以|会|要|应该|需要|是不是|有没有)")
 _ZH_ENDS = re.compile(r"(呢|怎么办)\s*[？?]?\s*$")
 
 
