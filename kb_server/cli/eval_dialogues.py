@@ -15,7 +15,9 @@ key terms when it cannot; the table counts how often the LLM's own rewrite was u
 from __future__ import annotations
 
 import csv
+import statistics
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -33,6 +35,7 @@ CSV_FIELDS = ["id", "run", "question", "searched_for", "method", "rank", "top_fi
 class Run:
     relevance: list[list[bool]] = field(default_factory=list)
     by_llm: int = 0
+    seconds: list[float] = field(default_factory=list)  # of the rewrite requests
 
 
 def load_dialogues(path: Path, reference: Path | None) -> list[dict[str, Any]]:
@@ -100,7 +103,9 @@ def run_dialogue_eval(
                 ]
                 asked.append(("turn 2 as typed", second["question"], {}))
                 for method in ("keywords", "llm"):
+                    started = time.monotonic()
                     found = _standalone(http, second["question"], history, method)
+                    runs[f"turn 2 {method}"].seconds.append(time.monotonic() - started)
                     asked.append((f"turn 2 {method}", found["searched_for"] or second["question"], found))
                 for run, query, found in asked:
                     turn = first if run == "turn 1" else second
@@ -123,11 +128,12 @@ def run_dialogue_eval(
     except httpx.HTTPError as exc:
         print(f"kb-server: {base_url}: {exc}", file=sys.stderr)
         return 1
-    out.write(f"{'run':16s} {'n':>4s} {'hit@1':>6s} {'hit@5':>6s} {'MRR@10':>7s}  rewritten by the LLM\n")
+    out.write(f"{'run':16s} {'n':>4s} {'hit@1':>6s} {'hit@5':>6s} {'MRR@10':>7s} {'rewrite p50':>11s}  by the LLM\n")
     for name, result in runs.items():
         m = rank_metrics(result.relevance)
+        p50 = f"{statistics.median(result.seconds):10.2f}s" if result.seconds else ""
         note = f"{result.by_llm}/{m.n} (the rest: key terms)" if name == "turn 2 llm" else ""
-        out.write(f"{name:16s} {m.n:4d} {m.hit_at_1:6.3f} {m.hit_at_5:6.3f} {m.mrr_at_10:7.3f}  {note}\n")
+        out.write(f"{name:16s} {m.n:4d} {m.hit_at_1:6.3f} {m.hit_at_5:6.3f} {m.mrr_at_10:7.3f} {p50:>11s}  {note}\n")
     if csv_path is not None:
         with csv_path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)

@@ -22,7 +22,7 @@ from kb_server.services.chat import ChatEngine, Mode
 from kb_server.services.content_words import content_words
 from kb_server.services.followup import looks_dependent, with_key_terms
 from kb_server.settings import ChatSettings
-from llm import LLMError
+from llm import NO_ANSWER, LLMError
 from llm.base import Message
 from llm.rewrite_prompts import build_rewrite_messages, clean_rewrite
 
@@ -56,7 +56,9 @@ def standalone(
     `method` overrides `chat.rewrite` (`off` there still means no rewriting unless one is given).
     """
     chosen = method or (None if settings.rewrite == "off" else settings.rewrite)
-    recent = [m for m in history if m.get("role") in ("user", "assistant")][-HISTORY_MESSAGES:]
+    # A refusal says nothing about the subject ("知识库中没有找到…" would lend its words to the rewrite).
+    turns = [m for m in history if m.get("role") in ("user", "assistant")][-HISTORY_MESSAGES:]
+    recent = [m for m in turns if m["role"] == "user" or m["content"].strip() not in NO_ANSWER.values()]
     if chosen is None or not any(m["role"] == "user" for m in recent):
         return Rewrite(question)
     if chosen == "llm" and mode == "generate" and engine is not None and engine.llm is not None:
