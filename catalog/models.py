@@ -161,6 +161,7 @@ class Message(Base):
     refused_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     turn_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the client's, on the question
-    searched_for: Mapped[str | None] = mapped_column(Text, nullable=True)  # the question made standalone
-    mode: Mapped[str | None] = mapped_column(String(16), nullable=True)  # of an answer: generate | quote
+    # Of an answer: what was searched (the question made standalone), and what produced it.
+    searched_for: Mapped[str | None] = mapped_column(Text, nullable=True)
+    mode: Mapped[str | None] = mapped_column(String(16), nullable=True)  # generate | quote
     fallback: Mapped[str | None] = mapped_column(String(16), nullable=True)

@@ -349,6 +349,9 @@ class MessagePublic(BaseModel):
     sentences: list[AnswerSentence] = Field(default_factory=list)
     refused: bool = False
     refused_by: Literal["threshold", "model", "unsupported"] | None = None
+    mode: Literal["generate", "quote"] | None = Field(default=None, description="of an answer: what produced it")
+    fallback: str | None = None
+    searched_for: str | None = Field(default=None, description="of an answer: what was searched, when rewritten")
     created_at: datetime
 
     @field_serializer("created_at")
@@ -366,6 +369,9 @@ class MessagePublic(BaseModel):
                 "sentences": m.sentences or [],
                 "refused": m.refused,
                 "refused_by": m.refused_by,
+                "mode": m.mode,
+                "fallback": m.fallback,
+                "searched_for": m.searched_for,
                 "created_at": m.created_at,
             }
         )

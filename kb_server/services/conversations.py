@@ -135,7 +135,7 @@ def as_response(asked: Message, reply: Message, conversation_id: int) -> ChatRes
         fallback=reply.fallback,
         sentences=public.sentences,
         unsupported=sum(s.unsupported for s in public.sentences),
-        searched_for=asked.searched_for,
+        searched_for=reply.searched_for,
         conversation_id=conversation_id,
     )
 
@@ -173,7 +173,7 @@ def record(
         services.db,
         owner,
         conversation_id,
-        NewMessage("user", question, turn_id=turn_id, searched_for=answer.searched_for),
+        NewMessage("user", question, turn_id=turn_id),
         NewMessage(
             "assistant",
             answer.answer,
@@ -183,6 +183,7 @@ def record(
             refused_by=answer.refused_by,
             mode=answer.mode,
             fallback=answer.fallback,
+            searched_for=answer.searched_for,
         ),
         title=default_title(question),
     )

@@ -162,8 +162,8 @@ def _with_turn_id(db: Database, conversation_id: int, turn_id: str, answer: str)
         db,
         "",
         conversation_id,
-        NewMessage("user", "question", turn_id=turn_id, searched_for="question (standalone)"),
-        NewMessage("assistant", answer, mode="quote"),
+        NewMessage("user", "question", turn_id=turn_id),
+        NewMessage("assistant", answer, mode="quote", searched_for="question (standalone)"),
     )
 
 
@@ -172,7 +172,7 @@ def test_a_turn_id_is_stored_once_and_the_stored_turn_is_returned(db: Database) 
     first = _with_turn_id(db, conversation.id, "t-1", "the first answer")
     again = _with_turn_id(db, conversation.id, "t-1", "another answer")  # a retry that generated again
     assert [m.id for m in again] == [m.id for m in first]
-    assert (again[1].content, again[1].mode, again[0].searched_for) == (
+    assert (again[1].content, again[1].mode, again[1].searched_for) == (
         "the first answer",
         "quote",
         "question (standalone)",

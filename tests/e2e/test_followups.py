@@ -77,6 +77,7 @@ def test_a_follow_up_finds_its_passage_only_when_searched_as_a_standalone_questi
     assert TARGET in _files(done)
     stored = http.get(f"/api/conversations/{cid}").json()["messages"]
     assert [m["content"] for m in stored[::2]] == [FIRST, FOLLOW_UP]  # the question as asked is kept
+    assert [m["searched_for"] for m in stored[1::2]] == [None, done["searched_for"]]  # with what it was searched for
 
     as_typed = _chat(http, question=FOLLOW_UP, conversation_id=cid, rewrite=False)
     assert as_typed["searched_for"] is None

@@ -7,8 +7,8 @@ Create Date: 2026-12-03
 A client may send a turn again (a retry after a dropped connection): its `turn_id` is stored on
 the question, and a unique index on (conversation_id, turn_id) makes a second copy impossible
 (NULLs are distinct on both SQLite and PostgreSQL, so turns without an id are not affected). An
-index, not a table constraint, so SQLite needs no table rebuild. The answer keeps its mode and
-fallback, and the question what it was searched for, so a retry gets back what the first try did.
+index, not a table constraint, so SQLite needs no table rebuild. An answer keeps its mode, its
+fallback and what it was searched for, so a retry gets back what the first try did.
 """
 
 from collections.abc import Sequence
