@@ -116,3 +116,19 @@ def test_the_rewrite_prompt_quotes_the_turns_and_ends_with_the_follow_up(style: 
     assert last.endswith("Last question: and how do I build it?")
     assert len(last) < 400  # an earlier answer is cut: what it was about, not all it said
     assert len(messages) == (6 if style == "fewshot" else 2)
+
+
+def test_a_model_rewrite_must_keep_the_follow_up_s_words_and_add_the_earlier_turns() -> None:
+    from kb_server.services.rewrite import rewrites
+
+    history = _turns("where can I download the python source code?")
+    assert rewrites("Where can I download a beta version of Python?", "and a beta version?", history)
+    # The previous question again (what the 0.5B model often replies): the follow-up's words are gone.
+    assert not rewrites("Where can I download the Python source code?", "and a beta version?", history)
+    # The follow-up again in other words: nothing of the earlier turn was brought in.
+    assert not rewrites("What about the beta version?", "and a beta version?", history)
+    # A standalone follow-up only has to keep its own words.
+    assert rewrites("How do I copy a file in Python?", "How do I copy a file?", history)
+    zh = _turns("我的电脑上为什么装了 Python？")
+    assert rewrites("可以把电脑上的 Python 删掉吗？", "可以把它删掉吗？", zh)
+    assert not rewrites("为什么电脑上装了 Python？", "可以把它删掉吗？", zh)
