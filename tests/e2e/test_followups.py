@@ -3,6 +3,7 @@ stored once, a conversation's KB used when `kb` is left out, and `eval --dialogu
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kb_server.cli.ask import iter_sse
+from kb_server.cli.ask import ask, iter_sse
 from tests.support.client import KBClient
 from tests.support.stack import Stack
 
@@ -78,6 +79,10 @@ def test_a_follow_up_finds_its_passage_only_when_searched_as_a_standalone_questi
     stored = http.get(f"/api/conversations/{cid}").json()["messages"]
     assert [m["content"] for m in stored[::2]] == [FIRST, FOLLOW_UP]  # the question as asked is kept
     assert [m["searched_for"] for m in stored[1::2]] == [None, done["searched_for"]]  # with what it was searched for
+
+    printed = io.StringIO()  # `kb-server ask --conversation`: the model's turn, and what it searched for
+    assert ask(str(client.http.base_url), None, FOLLOW_UP, 2, out=printed, conversation_id=cid) == 0
+    assert "(searched for: " in printed.getvalue()
 
     as_typed = _chat(http, question=FOLLOW_UP, conversation_id=cid, rewrite=False)
     assert as_typed["searched_for"] is None
