@@ -31,10 +31,12 @@ def default_title(question: str) -> str:
     return cut.rstrip(" ,;:.-") + "…"
 
 
-def create(services: Services, owner: str, kb: str, title: str = "") -> Conversation:
+def create(services: Services, owner: str, kbs: str | Sequence[str], title: str = "") -> Conversation:
     """Raises: NotFound (no such knowledge base)."""
-    kb_repository.get_kb(services.db, kb)
-    return repository.create_conversation(services.db, owner, [kb], " ".join(title.split()))
+    names = [kbs] if isinstance(kbs, str) else list(kbs)
+    for name in names:
+        kb_repository.get_kb(services.db, name)
+    return repository.create_conversation(services.db, owner, names, " ".join(title.split()))
 
 
 def list_conversations(services: Services, owner: str, limit: int, offset: int) -> Sequence[Conversation]:

@@ -25,7 +25,9 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 @router.post("/api/chat", response_model=ChatResponse, responses=_errors)
 def chat(body: ChatRequest, services: ServicesDep, engine: ChatDep, owner: OwnerDep) -> Response | ChatResponse:
-    """Answer `question` from the knowledge base `kb`, citing passages as `[n]`.
+    """Answer `question` from the knowledge base `kb` (or several, `kbs`: each searched with its own
+    embedder, the passages taken from their hits fused on score; each citation names its `kb`),
+    citing passages as `[n]`.
 
     When no passage scores at least `score_threshold` (default `chat.score_threshold`), the answer
     is the fixed "no answer in the knowledge base" sentence with `refused: true, refused_by:
@@ -48,7 +50,7 @@ def chat(body: ChatRequest, services: ServicesDep, engine: ChatDep, owner: Owner
     keep = conversation_service.recorder(services, owner, body.conversation_id, body.question)
     mode = engine.choose_mode(body.mode)
     prepared = chat_service.prepare(
-        services, body.kb, body.question, history, body.top_k, body.score_threshold, mode, engine
+        services, body.kb_names, body.question, history, body.top_k, body.score_threshold, mode, engine
     )
     if body.stream:
         stream = chat_service.TokenStream(engine, prepared)
