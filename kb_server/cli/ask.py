@@ -69,8 +69,9 @@ def _erase_draft(draft: str, out: TextIO) -> None:
     out.write(f"\r\x1b[{rows - 1}A\x1b[J" if rows > 1 else "\r\x1b[J")
 
 
-def ask(base_url: str, kbs: list[str], question: str, top_k: int | None, out: TextIO = sys.stdout) -> int:
+def ask(base_url: str, kbs: list[str], question: str, top_k: int | None, out: TextIO | None = None) -> int:
     """Stream the answer from one knowledge base or several, then list the sources; returns the exit code."""
+    out = out or sys.stdout  # read at the call: a test's capture replaces it
     tty = is_tty(out)
     body: dict[str, Any] = {**kb_selector(kbs), "question": question, "stream": True}
     if top_k:

@@ -34,8 +34,9 @@ def run_search(
     top_k: int,
     mode: str | None,
     as_json: bool,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> int:
+    out = out or sys.stdout  # read at the call: a test's capture replaces it
     body: dict[str, Any] = {"query": query, "top_k": top_k, **kb_selector(kbs)}
     if mode:
         body["mode"] = mode
