@@ -9,12 +9,19 @@ whatever the configured preset. A KB whose embedder no preset here makes is refu
 
 from __future__ import annotations
 
+import logging
+import threading
+
+from catalog import repository
 from catalog.errors import EmbedderMismatch
 from catalog.models import KnowledgeBase
 from kb_server.errors import InvalidInput
 from kb_server.runtime.container import Services
 from vectorstore import Embedder
 from vectorstore.embedder_registry import BUNDLED_PREFIX
+from vectorstore.errors import EmbedderUnavailable
+
+log = logging.getLogger(__name__)
 
 
 def creation_embedder(services: Services, preset: str | None) -> Embedder:
@@ -52,6 +59,25 @@ def kb_embedder(services: Services, kb: KnowledgeBase) -> tuple[str, Embedder]:
     if embedder is None or preset is None:
         raise _mismatch(services, kb)
     return preset, embedder
+
+
+def warm_up(services: Services) -> threading.Thread:
+    """Load, in the background, the embedders of the presets existing KBs were built with, so their
+    first search does not wait for a model load (or, once per machine, an int8 build)."""
+
+    def load() -> None:
+        presets = {kb_preset(services, kb) for kb, _, _ in repository.list_kbs(services.db)}
+        for preset in sorted(p for p in presets if p is not None and p != services.embedders.default_preset):
+            try:
+                services.embedders.get(preset)
+            except EmbedderUnavailable as exc:  # its KBs answer 503 with this reason
+                log.warning("the %s embedder cannot be loaded: %s", preset, exc)
+            except Exception:  # best effort: the first search loads it, or says why it cannot
+                log.exception("warming up the %s embedder failed", preset)
+
+    thread = threading.Thread(target=load, name="embedder-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _mismatch(services: Services, kb: KnowledgeBase) -> EmbedderMismatch:

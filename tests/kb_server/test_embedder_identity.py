@@ -87,7 +87,7 @@ def test_a_new_kb_records_the_servers_full_identity(services) -> None:  # type: 
 
 
 def test_a_kb_whose_embedder_cannot_be_loaded_here_is_a_503_that_says_why(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from fastapi.testclient import TestClient
 
@@ -107,12 +107,15 @@ def test_a_kb_whose_embedder_cannot_be_loaded_here_is_a_503_that_says_why(
 
     try:
         with TestClient(create_app(settings, services)) as http:
+            http.app.state.embedder_warm_up.join(30)  # type: ignore[attr-defined]  # tried at start-up, and failed too
             listed = http.get("/api/kbs").json()["kbs"]
             searched = http.post("/api/search", json={"kbs": ["zh"], "query": "熊猫"})
             created = http.post("/api/kbs", json={"name": "zh2", "embedding_preset": "multilingual"})
     finally:
         services.close()
 
+    # The API tried to load the existing KB's embedder at start-up, before any search needed it.
+    assert "the multilingual embedder cannot be loaded" in caplog.text
     assert [(k["name"], k["embedding_preset"]) for k in listed] == [("zh", "multilingual")]
     for response in (searched, created):
         assert response.status_code == 503
