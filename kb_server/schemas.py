@@ -168,18 +168,21 @@ class KBChoice(BaseModel):
         "fused on their 0..1 scores, best first, each naming its `kb`",
     )
 
+    def _kb_required(self) -> bool:
+        return True
+
     @model_validator(mode="after")
     def _one_way(self) -> KBChoice:
         if self.kb is not None and self.kbs is not None:
             raise ValueError("give either `kb` or `kbs`, not both")
-        if self.kb is None and not self.kbs:
+        if self.kb is None and not self.kbs and self._kb_required():
             raise ValueError("name the knowledge base: `kb`, or several as `kbs`")
         return self
 
     @property
     def kb_names(self) -> list[str]:
-        """The knowledge bases asked, in order, each once."""
-        return list(dict.fromkeys(self.kbs or [self.kb or ""]))
+        """The knowledge bases asked, in order, each once (none: left to the conversation)."""
+        return list(dict.fromkeys(self.kbs or ([self.kb] if self.kb is not None else [])))
 
 
 class SearchRequest(BaseModel):
@@ -268,8 +271,11 @@ class ChatRequest(KBChoice):
         ge=1,
         le=MAX_ID,
         description="a server-side conversation: its recent turns are the history (`history` is ignored), and "
-        "the question and its answer are appended to it",
+        "the question and its answer are appended to it; `kb`/`kbs` may be left out (the conversation's)",
     )
+
+    def _kb_required(self) -> bool:
+        return self.conversation_id is None
 
 
 class AnswerSentence(BaseModel):

@@ -150,9 +150,15 @@ def test_a_chat_over_several_kbs_cites_each_passages_kb(client: KBClient, en_kb:
 
     conversation = client.http.post("/api/conversations", json={"kbs": [KB, en_kb]}).json()
     assert conversation["kbs"] == [KB, en_kb]
-    r = client.http.post("/api/chat", json={**question, "conversation_id": conversation["id"]})
+    # In a conversation the KBs may be left out: they are the conversation's.
+    r = client.http.post("/api/chat", json={"question": FREEZE, "conversation_id": conversation["id"]})
+    assert r.status_code == 200, r.text
+    assert [c["kb"] for c in r.json()["citations"]] == [c["kb"] for c in answer["citations"]]
     stored = client.http.get(f"/api/conversations/{conversation['id']}").json()["messages"][1]
-    assert [c["kb"] for c in stored["citations"]] == [c["kb"] for c in r.json()["citations"]]
+    assert [c["kb"] for c in stored["citations"]] == [c["kb"] for c in answer["citations"]]
+    other = client.http.post("/api/chat", json={**question, "kbs": ["bge"], "conversation_id": conversation["id"]})
+    assert other.status_code == 409
+    assert other.json()["code"] == "conversation_kb_mismatch"
 
 
 def test_a_combined_model_asks_its_kbs_over_the_openai_api(client: KBClient, en_kb: str) -> None:

@@ -70,6 +70,9 @@ def test_a_request_names_one_kb_or_several_never_both() -> None:
         ChatRequest(question="q", kb="a", kbs=["b"])
     with pytest.raises(ValidationError, match="name the knowledge base"):
         KBSearchRequest(query="q")
+    with pytest.raises(ValidationError, match="name the knowledge base"):
+        ChatRequest(question="q")
+    assert ChatRequest(question="q", conversation_id=1).kb_names == []  # the conversation's
     with pytest.raises(ValidationError):
         KBSearchRequest(query="q", kbs=[f"kb{i}" for i in range(MAX_KBS + 1)])
 
