@@ -21,7 +21,7 @@ from ingestion.uploads import StagedBlob
 from kb_server.errors import TooManyRequests
 from kb_server.runtime.container import Services
 from kb_server.schemas import FileAccepted, UploadError
-from kb_server.services.search import check_embedder
+from kb_server.services.kb_embedders import kb_embedder
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def register_uploads(
     done = 0
     try:
         kb = repository.get_kb(services.db, kb_name)
-        check_embedder(services, kb)
+        kb_embedder(services, kb)  # refuses a KB whose embedder is not served here
         for raw_name, blob in staged:
             accepted.append(_register_one(services, kb.id, raw_name, blob))
             done += 1
