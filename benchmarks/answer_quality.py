@@ -8,6 +8,7 @@ The off-topic sets are the fixtures of the retrieval and answer tests (data, not
 
     .venv/bin/python -m benchmarks.answer_quality [--presets qwen-coder-0.5b,smollm2] [--limit 5]
         [--languages en,zh] [--every K] [--mode generate|quote] [--csv-dir DIR]
+        [--setting chat.passage_tokens=300 ...] [--with chat.top_k=4 ...]
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.harness import REPO, SHARED_DATA, Server, create_kb, upload_paths, wait_settled
+from benchmarks.harness import REPO, SHARED_DATA, Server, create_kb, upload_paths, variants, wait_settled
 from benchmarks.synthetic import load_average
 from kb_server.cli.eval import read_jsonl
 from kb_server.cli.eval_answers import evaluate_answers, write_csv
@@ -68,14 +69,16 @@ def ensure_kb(http: httpx.Client, lang: Language) -> None:
 
 def run_preset(
     root: Path,
-    preset: str,
+    label: str,
+    env: dict[str, str],
     langs: dict[str, Language],
     limit: int | None,
     mode: str | None,
     csv_dir: Path | None,
     every: int = 1,
 ) -> list[tuple[str, Summary]]:
-    server = Server(root, KB_LLM__PRESET=preset, KB_LLM__QUEUE_TIMEOUT_S="600", KB_WORKER__NICE="10")
+    server = Server(root, KB_LLM__QUEUE_TIMEOUT_S="600", KB_WORKER__NICE="10")
+    server.env.update(env)
     server.start(timeout_s=900)  # a first start may assemble and verify a model file
     rows = []
     try:
@@ -86,12 +89,11 @@ def run_preset(
                 questions = read_jsonl(lang.qa)[::every][:limit]
                 records = evaluate_answers(http, lang.kb, questions, "qa", mode)
                 records += evaluate_answers(http, lang.kb, read_jsonl(lang.offtopic)[:limit], "offtopic", mode)
-                label = f"{preset} {code}"
-                rows.append((label, summarise(records)))
+                rows.append((f"{label} {code}", summarise(records)))
                 print(format_table(rows[-1:]), end="", flush=True)
                 print(f"  ({time.perf_counter() - started:.0f} s, load average {load_average()})", flush=True)
                 if csv_dir is not None:
-                    write_csv(csv_dir / f"{preset}-{code}.csv", records)
+                    write_csv(csv_dir / f"{label.replace(' ', '_')}-{code}.csv", records)
     finally:
         server.stop()
     return rows
@@ -106,7 +108,13 @@ def main() -> None:
         "--every", type=int, default=1, help="every K-th QA question (a sample spread over all pages; off-topic: all)"
     )
     parser.add_argument("--mode", choices=["generate", "quote"], help="chat mode (default: the server's chat.mode)")
-    parser.add_argument("--csv-dir", type=Path, help="write <preset>-<language>.csv per run here")
+    parser.add_argument("--csv-dir", type=Path, help="write <run>-<language>.csv per run here")
+    parser.add_argument(
+        "--setting", action="append", default=[], help="also run each preset with section.key=value (repeatable)"
+    )
+    parser.add_argument(
+        "--with", dest="always", action="append", default=[], help="section.key=value for every run (repeatable)"
+    )
     args = parser.parse_args()
     available = languages()
     langs = {code: available[code] for code in args.languages.split(",")}
@@ -119,8 +127,8 @@ def main() -> None:
     )
     rows: list[tuple[str, Summary]] = []
     with tempfile.TemporaryDirectory(prefix="kb-answers-") as tmp:
-        for preset in args.presets.split(","):
-            rows += run_preset(Path(tmp), preset, langs, args.limit, args.mode, args.csv_dir, args.every)
+        for label, env in variants(args.presets, args.setting, args.always):
+            rows += run_preset(Path(tmp), label, env, langs, args.limit, args.mode, args.csv_dir, args.every)
     print("\nall runs (TTFT and s/ans in seconds; see the answer evaluator's README for the columns):")
     print(format_table(rows), end="")
 

@@ -3,12 +3,13 @@
 Starts a real server (`kb-server up`: embedded Redis, a worker, the API) in a temp dir, ingests one
 English and one Chinese Python FAQ page, then for each preset (`KB_LLM__PRESET`, the server
 restarted on the same data) streams English and Chinese questions through /api/chat and prints
-time to first token and tokens/s side by side, with ratios against the last preset (SmolLM2 by
-default). Then, with the first preset: p50/p95 of a file-status poll and of a 100 KB upload's 202,
-idle and while two chats generate, with their ratios (busy / idle), measured in one run.
+time to first token and tokens/s side by side, with ratios against the last run (SmolLM2 by
+default; `--setting` adds a run per preset with that setting changed). Then, with the first run:
+p50/p95 of a file-status poll and of a 100 KB upload's 202, idle and while two chats generate, with
+their ratios (busy / idle), measured in one run.
 
     .venv/bin/python -m benchmarks.chat_latency [--presets qwen-coder-0.5b,smollm2] [--rounds 6]
-        [--samples 60]
+        [--samples 60] [--setting chat.passage_tokens=300 ...]
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.harness import SHARED_DATA, Server, create_kb, upload_paths, wait_settled
+from benchmarks.harness import SHARED_DATA, Server, create_kb, upload_paths, variants, wait_settled
 from kb_server.cli.ask import iter_sse
 
 QUESTIONS = [
@@ -141,22 +142,25 @@ def main() -> None:
     parser.add_argument("--presets", default="qwen-coder-0.5b,smollm2", help="comma-separated llm.preset values")
     parser.add_argument("--rounds", type=int, default=6, help="streamed chats per language and preset")
     parser.add_argument("--samples", type=int, default=60, help="status polls per phase")
+    parser.add_argument(
+        "--setting", action="append", default=[], help="also run each preset with section.key=value (repeatable)"
+    )
     args = parser.parse_args()
-    presets = [p.strip() for p in args.presets.split(",") if p.strip()]
+    runs = variants(args.presets, args.setting)
 
     results: dict[str, dict[str, Speed]] = {}
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
         entry: dict[str, Any] = {}
-        for i, preset in enumerate(presets):
+        for i, (label, env) in enumerate(runs):
             # Uploads during the measurement are parsed by the worker; keep it from competing for the
             # CPU more than a real one would (it runs niced by default).
             server = Server(
                 Path(tmp),
                 KB_WORKER__NICE="10",
-                KB_LLM__PRESET=preset,
                 KB_LLM__MAX_TOKENS="256",
                 KB_LLM__QUEUE_TIMEOUT_S="120",
             )
+            server.env.update(env)
             server.start()
             try:
                 if i == 0:
@@ -164,25 +168,25 @@ def main() -> None:
                         create_kb(server.http, f"bench-{lang}")
                         [entry[lang]] = upload_paths(server.http, f"bench-{lang}", [SHARED_DATA / page])
                         wait_settled(server.http, f"bench-{lang}", expected=1)
-                results[preset] = measure(server.base_url, args.rounds)
+                results[label] = measure(server.base_url, args.rounds)
                 if i == 0:
                     api_under_chat(server.base_url, entry["en"]["file_id"], args.samples)
             finally:
                 server.stop()
 
-    base = presets[-1]
+    base = runs[-1][0]
     print(
         f"chat speed per preset ({os.cpu_count()} cores, streamed, {args.rounds} questions per language; "
         f"ratios against {base}):"
     )
     header = ("TTFT p50", "TTFT max", "tokens/s", "TTFT ×", "tok/s ×")
-    print(f"  {'preset':18s} {'lang':4s} " + " ".join(f"{h:>9s}" for h in header))
-    for preset, speeds in results.items():
+    print(f"  {'run':30s} {'lang':4s} " + " ".join(f"{h:>9s}" for h in header))
+    for label, speeds in results.items():
         for lang, speed in speeds.items():
             ref = results[base][lang]
             ttft, rate = statistics.median(speed.ttft), statistics.median(speed.rates)
             print(
-                f"  {preset:18s} {lang:4s} {ttft:8.2f}s {max(speed.ttft):8.2f}s {rate:9.1f} "
+                f"  {label:30s} {lang:4s} {ttft:8.2f}s {max(speed.ttft):8.2f}s {rate:9.1f} "
                 f"{ttft / statistics.median(ref.ttft):6.2f}x {rate / statistics.median(ref.rates):7.2f}x"
             )
 

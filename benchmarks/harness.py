@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -150,3 +151,29 @@ def wait_settled(
         time.sleep(0.5)
     states = ", ".join(f"{f['name']}={f['status']}" for f in files)
     raise TimeoutError(f"files of {kb} not settled after {timeout_s:.0f} s: {states}")
+
+
+def variants(presets: str, settings: list[str], always: Sequence[str] = ()) -> list[tuple[str, dict[str, str]]]:
+    """(label, KB_ env) per run: each preset, then each preset with each of ``settings`` applied.
+
+    A setting is ``section.key=value`` (e.g. ``chat.passage_tokens=300``), so a setting's effect is
+    measured against the shipped value in the same run on the same data; ``always`` apply to every run.
+    """
+    base = dict(_setting_env(s) for s in always)
+    suffix = "".join(f" {s.split('=', 1)[0].split('.')[-1]}={s.split('=', 1)[1]}" for s in always)
+    runs: list[tuple[str, dict[str, str]]] = []
+    for preset in (p.strip() for p in presets.split(",") if p.strip()):
+        runs.append((preset + suffix, {**base, "KB_LLM__PRESET": preset}))
+        for setting in settings:
+            key, value = _setting_env(setting)
+            label = f"{preset}{suffix} {setting.split('=', 1)[0].split('.')[-1]}={value}"
+            runs.append((label, {**base, "KB_LLM__PRESET": preset, key: value}))
+    return runs
+
+
+def _setting_env(setting: str) -> tuple[str, str]:
+    """``chat.passage_tokens=300`` as ``("KB_CHAT__PASSAGE_TOKENS", "300")``."""
+    key, sep, value = setting.partition("=")
+    if not sep or "." not in key:
+        raise SystemExit(f"a setting is section.key=value, got {setting!r}")
+    return "KB_" + "__".join(part.upper() for part in key.split(".")), value

@@ -15,8 +15,8 @@ from typing import Any, TextIO
 
 import httpx
 
+from kb_server.cli.search import hit_source, kb_selector
 from kb_server.cli.terminal import is_tty
-from kb_server.services.chat import location
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 UNSUPPORTED = "(unsupported)"
@@ -71,21 +71,22 @@ def _erase_draft(draft: str, out: TextIO) -> None:
 
 def ask(
     base_url: str,
-    kb: str | None,
+    kbs: list[str],
     question: str,
     top_k: int | None,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
     conversation_id: int | None = None,
     rewrite: bool = True,
 ) -> int:
-    """Stream the answer, then list the sources; returns the exit code.
+    """Stream the answer from one knowledge base or several, then list the sources; returns the exit code.
 
-    In a conversation (`conversation_id`) the question follows its earlier turns and is stored in it.
+    In a conversation (`conversation_id`) the question follows its earlier turns and is stored in it;
+    `kbs` may then be empty (the conversation's).
     """
+    out = out or sys.stdout  # read at the call: a test's capture replaces it
     tty = is_tty(out)
-    body: dict[str, Any] = {"question": question, "stream": True, "rewrite": rewrite}
-    if kb:
-        body["kb"] = kb
+    selector = kb_selector(kbs) if kbs else {}
+    body: dict[str, Any] = {**selector, "question": question, "stream": True, "rewrite": rewrite}
     if conversation_id is not None:
         body["conversation_id"] = conversation_id
     if top_k:
@@ -132,8 +133,7 @@ def ask(
     if citations:
         out.write("\nSources:\n")
         for c in citations:
-            spot = location(c.get("metadata", {}))
-            where = f"{c['file_name']}, {spot}" if spot else c["file_name"]
+            where = hit_source(c, len(kbs) > 1)
             snippet = " ".join(c["text"].split())[:100]
             out.write(f"  [{c['n']}] {where} (score {c['score']:.2f}, chunk {c['chunk_id']}): {snippet}\n")
     return 0

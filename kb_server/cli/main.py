@@ -46,7 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ask = commands.add_parser("ask", help="ask a running server a question; the answer streams, then its sources")
     _common(ask, listen=True)
-    ask.add_argument("--kb", help="the knowledge base to ask (required unless --conversation names one)")
+    ask.add_argument(
+        "--kb",
+        action="append",
+        help="the knowledge base to ask; repeat it or give a comma list to ask several at once "
+        "(required unless --conversation names one)",
+    )
     ask.add_argument(
         "--conversation",
         type=int,
@@ -146,13 +151,14 @@ def main(argv: list[str] | None = None) -> int:
         return _run_worker(settings)
     if args.command == "ask":
         from kb_server.cli.ask import ask
+        from kb_server.cli.search import kb_names
 
-        if args.kb is None and args.conversation is None:
+        if not args.kb and args.conversation is None:
             print("kb-server: ask needs --kb or --conversation", file=sys.stderr)
             return 2
         return ask(
             args.url or _local_url(settings),
-            args.kb,
+            kb_names(args.kb or []),
             args.question,
             args.top_k,
             conversation_id=args.conversation,

@@ -32,10 +32,12 @@ def default_title(question: str) -> str:
     return cut.rstrip(" ,;:.-") + "…"
 
 
-def create(services: Services, owner: str, kb: str, title: str = "") -> Conversation:
+def create(services: Services, owner: str, kbs: str | Sequence[str], title: str = "") -> Conversation:
     """Raises: NotFound (no such knowledge base)."""
-    kb_repository.get_kb(services.db, kb)
-    return repository.create_conversation(services.db, owner, [kb], " ".join(title.split()))
+    names = [kbs] if isinstance(kbs, str) else list(kbs)
+    for name in names:
+        kb_repository.get_kb(services.db, name)
+    return repository.create_conversation(services.db, owner, names, " ".join(title.split()))
 
 
 def list_conversations(services: Services, owner: str, limit: int, offset: int) -> Sequence[Conversation]:
@@ -79,26 +81,25 @@ def chat_history(
     return sent if conversation_id is None else history(services, owner, conversation_id)
 
 
-def resolve_kb(services: Services, owner: str, conversation_id: int | None, kb: str | None) -> str:
-    """The knowledge base a question goes to: `kb`, or the conversation's when `kb` is left out.
+def resolve_kbs(services: Services, owner: str, conversation_id: int | None, kbs: list[str]) -> list[str]:
+    """The knowledge bases a question goes to: those named, or the conversation's when none are.
 
     Raises:
         NotFound: no such conversation of this owner.
-        Conflict: `kb` is not the conversation's knowledge base (`conversation_kb_mismatch`).
+        Conflict: a KB named is not one of the conversation's (`conversation_kb_mismatch`).
     """
     if conversation_id is None:
-        assert kb is not None  # ChatRequest requires one of them
-        return kb
-    kbs = repository.conversation_kbs(services.db, owner, conversation_id)
-    if kb is None:
-        return kbs[0]
-    if kb not in kbs:
+        return kbs
+    asked = repository.conversation_kbs(services.db, owner, conversation_id)
+    if not kbs:
+        return asked
+    if other := [kb for kb in kbs if kb not in asked]:
         raise Conflict(
-            f"conversation {conversation_id} asks {', '.join(kbs)}, not {kb}: leave `kb` out or start a new "
-            "conversation",
+            f"conversation {conversation_id} asks {', '.join(asked)}, not {', '.join(other)}: leave `kb`/`kbs` out "
+            "or start a new conversation",
             code="conversation_kb_mismatch",
         )
-    return kb
+    return kbs
 
 
 def stored_answer(

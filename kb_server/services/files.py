@@ -1,4 +1,7 @@
-"""Files of a knowledge base: upload (store, dedupe, enqueue), list, read, delete, re-ingest."""
+"""Files of a knowledge base: upload (store, dedupe, enqueue), list, read, delete, re-ingest.
+
+Uploading the bytes of a cancelled file again queues it again (same file id, new task id).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from catalog import repository
-from catalog.models import File
+from catalog.models import File, FileStatus
 from ingestion.errors import UnsupportedFile
 from ingestion.filetypes import SNIFF_BYTES, detect_kind
 from ingestion.queueing import send_ingest
@@ -18,7 +21,7 @@ from ingestion.uploads import StagedBlob
 from kb_server.errors import TooManyRequests
 from kb_server.runtime.container import Services
 from kb_server.schemas import FileAccepted, UploadError
-from kb_server.services.search import check_embedder
+from kb_server.services.kb_embedders import kb_embedder
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +63,7 @@ def register_uploads(
     done = 0
     try:
         kb = repository.get_kb(services.db, kb_name)
-        check_embedder(services, kb)
+        kb_embedder(services, kb)  # refuses a KB whose embedder is not served here
         for raw_name, blob in staged:
             accepted.append(_register_one(services, kb.id, raw_name, blob))
             done += 1
@@ -89,6 +92,12 @@ def _register_one(services: Services, kb_id: int, raw_name: str | None, blob: St
     # The bytes are put in place in the transaction that registers them (see release_blob).
     place = partial(services.uploads.commit, blob)
     reg = repository.register_file(services.db, kb_id, blob.sha256, name, blob.size, kind.mime, task_id, place)
+    if not reg.created and reg.file.status == FileStatus.CANCELLED:
+        # Sending the bytes of a cancelled file again is how it is ingested after all.
+        again = repository.requeue_cancelled(services.db, kb_id, reg.file.id, task_id)
+        if again is not None:
+            send_ingest(services.celery, services.db, again.id, task_id)
+            return FileAccepted(file_id=again.id, name=again.name, sha256=blob.sha256, status="queued", task_id=task_id)
     if not reg.created:
         return FileAccepted(
             file_id=reg.file.id, name=name, sha256=blob.sha256, status="duplicate", task_id=reg.file.task_id

@@ -51,9 +51,19 @@ def file_entry(**override: Any) -> dict[str, Any]:
     return {**entry, **override}
 
 
-def sse(*events: tuple[str, Any]) -> Reply:
-    body = "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
-    return lambda route: route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body=body)
+class SseReply:
+    """A canned event stream; its `done` payload is what a server would store in the conversation."""
+
+    def __init__(self, events: tuple[tuple[str, Any], ...]) -> None:
+        self.body = "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
+        self.done = next((data for name, data in events if name == "done"), None)
+
+    def __call__(self, route: Route) -> None:
+        route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body=self.body)
+
+
+def sse(*events: tuple[str, Any]) -> SseReply:
+    return SseReply(events)
 
 
 def error(status: int, code: str, detail: str, **headers: str) -> Reply:
@@ -71,6 +81,9 @@ class FakeApi:
         self.keys_sent: list[str | None] = []
         self.uploads: list[bytes] = []
         self.on_upload: Reply = error(415, "unsupported_file_type", "no uploads expected")
+        self.conversations: dict[int, dict[str, Any]] = {}
+        self.cancels: list[str] = []
+        self.on_cancel: Reply = error(404, "not_found", "no cancel expected")
         page.route("**/api/**", self.handle)
 
     def handle(self, route: Route) -> None:
@@ -86,11 +99,38 @@ class FakeApi:
             self.on_upload(route)
         elif path == "/api/kbs/notes/files":
             route.fulfill(json={"files": self.files})
+        elif path.endswith("/cancel") and request.method == "POST":
+            self.cancels.append(path)
+            self.on_cancel(route)
         elif path == "/api/chat":
-            self.chat_requests.append(request.post_data_json)
-            self.chat_replies.pop(0)(route)
+            body = request.post_data_json
+            self.chat_requests.append(body)
+            reply = self.chat_replies.pop(0)
+            reply(route)
+            kept = self.conversations.get(body.get("conversation_id"))
+            if kept is not None and getattr(reply, "done", None) is not None:
+                kept["messages"] += [
+                    {"role": "user", "content": body["question"]},
+                    {"role": "assistant", "content": reply.done["answer"], **reply.done},
+                ]
+        elif path.startswith("/api/conversations"):
+            self.conversation(route, path.removeprefix("/api/conversations").strip("/"))
         else:
             route.fulfill(status=404, json={"code": "not_found", "detail": path})
+
+    def conversation(self, route: Route, rest: str) -> None:
+        method = route.request.method
+        if not rest and method == "POST":
+            n = len(self.conversations) + 1
+            body = route.request.post_data_json
+            self.conversations[n] = {"id": n, "title": "", "kb": body["kb"], "kbs": [body["kb"]], "messages": []}
+            route.fulfill(status=201, json=self.conversations[n])
+        elif not rest:
+            route.fulfill(json={"conversations": list(self.conversations.values())})
+        elif int(rest) in self.conversations and method == "GET":
+            route.fulfill(json=self.conversations[int(rest)])
+        else:
+            route.fulfill(status=404, json={"code": "not_found", "detail": rest})
 
 
 def ask(page: Page, question: str) -> None:

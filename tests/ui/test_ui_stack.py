@@ -76,9 +76,22 @@ def snapshot(page: Page, artifacts: Path, name: str) -> None:
     page.set_viewport_size(LAPTOP)
 
 
+# The open conversation's last answer as the server stored it, fetched the way the page does.
+STORED_REPLY = """
+async (kb) => {
+  const id = localStorage.getItem(`kb-server.conversation.${kb}`);
+  const headers = {"X-Client-Id": localStorage.getItem("kb-server.client-id")};
+  const detail = await (await fetch(`/api/conversations/${id}`, {headers})).json();
+  return JSON.stringify(detail.messages.at(-1));
+}
+"""
+
+
 def last_reply(page: Page, kb: str) -> dict[str, Any]:
-    """The finished reply as the page keeps it (the `done` event's fields)."""
-    return json.loads(page.evaluate(f"sessionStorage.getItem('kb-server.chat.{kb}')"))[-1]
+    """The finished reply (the `done` event's fields, as stored in the conversation)."""
+    stored: dict[str, Any] = json.loads(page.evaluate(STORED_REPLY, kb))
+    stored["mode"] = page.locator("#messages li.assistant").last.get_attribute("data-mode")
+    return stored
 
 
 def ask_and_wait(page: Page, question: str) -> Locator:
@@ -124,8 +137,54 @@ def ask_quoted(page: Page, kb: str, question: str) -> Locator:
     return reply
 
 
+LIST_CONVERSATIONS = """
+async () => {
+  const headers = {"X-Client-Id": localStorage.getItem("kb-server.client-id")};
+  return (await (await fetch("/api/conversations", {headers})).json()).conversations.map((c) => c.title);
+}
+"""
+
+
+def check_conversations(page: Page, browser: Browser, origin: str, artifacts: Path) -> None:
+    """The two questions asked so far are one conversation on the server: listed under the first
+    question, reopened after a reload, renamed; a second one is started, the first reopened, the
+    second deleted; another browser sees none of them."""
+    listed = page.locator("#conversation-list li")
+    expect(listed).to_have_count(1)
+    expect(listed.locator(".open")).to_have_text(QUESTION)
+    page.reload()
+    expect(page.locator("#messages li")).to_have_count(4)
+    expect(listed).to_have_attribute("aria-current", "true")
+    listed.locator(".rename").click()
+    page.fill("#rename-input", "Node HTTP servers")
+    page.press("#rename-input", "Enter")
+    expect(listed.locator(".open")).to_have_text("Node HTTP servers")
+    expect(page.locator("#chat-title")).to_have_text("Node HTTP servers")
+
+    page.click("#chat-clear")
+    expect(page.locator("#messages li")).to_have_count(0)
+    ask_quoted(page, "manuals", QUESTION)
+    expect(listed).to_have_count(2)
+    snapshot(page, artifacts, "conversations")
+    page.locator("#conversation-list li", has_text="Node HTTP servers").locator(".open").click()
+    expect(page.locator("#messages li")).to_have_count(4)
+    page.locator("#conversation-list li", has_text=QUESTION).locator(".delete").click()
+    page.click("#confirm-ok")
+    expect(listed).to_have_count(1)
+    assert page.evaluate(LIST_CONVERSATIONS) == ["Node HTTP servers"]
+
+    other = open_session(browser, origin)
+    try:
+        other.page.goto("/#/kb/manuals/chat")
+        expect(other.page.locator("#conversations-empty")).to_be_visible()
+        expect(other.page.locator("#conversation-list li")).to_have_count(0)
+        assert other.page.evaluate(LIST_CONVERSATIONS) == []
+    finally:
+        other.context.close()
+
+
 def test_upload_ingest_chat_cite_and_delete_through_the_page(
-    session: BrowserSession, stack: Stack, shared_data: Path, artifacts: Path, tmp_path: Path
+    session: BrowserSession, browser: Browser, stack: Stack, shared_data: Path, artifacts: Path, tmp_path: Path
 ) -> None:
     index = stack.client.http.get("/")
     assert index.status_code == 200, "the API does not serve the UI: create_app must call ui_router.mount_ui(app)"
@@ -204,6 +263,7 @@ def test_upload_ingest_chat_cite_and_delete_through_the_page(
     expect(page.locator("#passage-title")).to_contain_text("nodejs-api-http.md")
     page.keyboard.press("Escape")
     page.screenshot(path=str(artifacts / "chat-quote-en-laptop.png"))
+    check_conversations(page, browser, stack.base_url, artifacts)
 
     page.click("#tab-files")
     row = file_row(page, DOCS[1])

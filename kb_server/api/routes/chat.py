@@ -30,7 +30,9 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 @router.post("/api/chat", response_model=ChatResponse, responses=_errors)
 def chat(body: ChatRequest, services: ServicesDep, engine: ChatDep, owner: OwnerDep) -> Response | ChatResponse:
-    """Answer `question` from the knowledge base `kb`, citing passages as `[n]`.
+    """Answer `question` from the knowledge base `kb` (or several, `kbs`: each searched with its own
+    embedder, the passages taken from their hits fused on score; each citation names its `kb`),
+    citing passages as `[n]`.
 
     When no passage scores at least `score_threshold` (default `chat.score_threshold`), the answer
     is the fixed "no answer in the knowledge base" sentence with `refused: true, refused_by:
@@ -49,14 +51,14 @@ def chat(body: ChatRequest, services: ServicesDep, engine: ChatDep, owner: Owner
     as `searched_for`; `rewrite: false` searches it as asked. The answer is generated from the
     question as asked, after the history.
 
-    With `conversation_id` (see `/api/conversations`; `X-Client-Id` names whose), `kb` may be left
-    out (the conversation's; another KB is a 409 `conversation_kb_mismatch`), the history is the
-    conversation's recent turns, and the question and its answer are stored in it before the
-    response (or the `done` event) is sent; an unknown conversation is a 404. A `turn_id` sent
-    again returns the stored answer, generated and stored once (the same id with another question
-    is a 409 `turn_id_reused`).
+    With `conversation_id` (see `/api/conversations`; `X-Client-Id` names whose), `kb`/`kbs` may be
+    left out (the conversation's; a KB that is not one of them is a 409 `conversation_kb_mismatch`),
+    the history is the conversation's recent turns, and the question and its answer are stored in it
+    before the response (or the `done` event) is sent; an unknown conversation is a 404. A `turn_id`
+    sent again returns the stored answer, generated and stored once (the same id with another
+    question is a 409 `turn_id_reused`).
     """
-    kb = conversation_service.resolve_kb(services, owner, body.conversation_id, body.kb)
+    kbs = conversation_service.resolve_kbs(services, owner, body.conversation_id, body.kb_names)
     stored = conversation_service.stored_answer(services, owner, body.conversation_id, body.turn_id, body.question)
     if stored is not None:
         return _replayed(stored) if body.stream else stored
@@ -68,7 +70,7 @@ def chat(body: ChatRequest, services: ServicesDep, engine: ChatDep, owner: Owner
     if body.rewrite:
         searched = rewrite_service.standalone(services.settings.chat, engine, body.question, history, mode=mode[0])
     prepared = chat_service.prepare(
-        services, kb, body.question, history, body.top_k, body.score_threshold, mode, engine, searched.searched_for
+        services, kbs, body.question, history, body.top_k, body.score_threshold, mode, engine, searched.searched_for
     )
     if body.stream:
         stream = chat_service.TokenStream(engine, prepared)

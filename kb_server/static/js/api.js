@@ -1,9 +1,11 @@
-// kb-server's HTTP API. Every call carries the API key (if one was given) as X-API-Key;
-// a 401 asks the user for the key once, stores it, and retries.
+// kb-server's HTTP API. Every call carries the API key (if one was given) as X-API-Key and this
+// browser's id as X-Client-Id (whose conversations they are); a 401 asks the user for the key once,
+// stores it, and retries.
 
 import { SseParser } from "./sse.js";
 
 const KEY_STORAGE = "kb-server.api-key";
+const CLIENT_STORAGE = "kb-server.client-id";
 
 export class ApiError extends Error {
   constructor(status, code, detail, retryAfter = null) {
@@ -50,10 +52,21 @@ async function renewKey() {
   return Boolean(key);
 }
 
+// Made once per browser profile; it keeps browsers' conversations apart, it is not a secret.
+export function clientId() {
+  let id = localStorage.getItem(CLIENT_STORAGE);
+  if (!id) {
+    id = crypto.randomUUID();
+    localStorage.setItem(CLIENT_STORAGE, id);
+  }
+  return id;
+}
+
 function authHeaders(extra = {}) {
   const headers = new Headers(extra);
   const key = apiKey();
   if (key) headers.set("X-API-Key", key);
+  headers.set("X-Client-Id", clientId());
   return headers;
 }
 
@@ -107,6 +120,17 @@ export const deleteKb = (kb) => request("DELETE", kbPath(kb));
 export const listFiles = async (kb) => (await getJson(`${kbPath(kb)}/files`)).files;
 export const deleteFile = (kb, id) => request("DELETE", `${kbPath(kb)}/files/${id}`);
 export const reingestFile = async (kb, id) => (await request("POST", `${kbPath(kb)}/files/${id}/reingest`)).json();
+export const cancelFile = async (kb, id) =>
+  (await request("POST", `${kbPath(kb)}/files/${id}/cancel`, { json: { reason: "cancelled from the web UI" } })).json();
+export const cancelPending = async (kb) =>
+  (await request("POST", `${kbPath(kb)}/cancel`, { json: { reason: "cancelled from the web UI" } })).json();
+
+export const listConversations = async () => (await getJson("/api/conversations?limit=200")).conversations;
+export const createConversation = async (kb) => (await request("POST", "/api/conversations", { json: { kb } })).json();
+export const getConversation = (id) => getJson(`/api/conversations/${id}`);
+export const renameConversation = async (id, title) =>
+  (await request("PATCH", `/api/conversations/${id}`, { json: { title } })).json();
+export const deleteConversation = (id) => request("DELETE", `/api/conversations/${id}`);
 
 // XMLHttpRequest, not fetch: only it reports upload progress.
 function sendForm(url, form, onProgress) {

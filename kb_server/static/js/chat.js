@@ -1,13 +1,13 @@
 // Chat with one knowledge base: the answer streams in token by token, then is replaced by the
 // server's cited version (sentence by sentence, see answer.js); citation markers [n] open the
-// cited passage, and the conversation is kept for the tab's lifetime (sessionStorage).
+// cited passage. Conversations are kept on the server (conversations.js lists them): the first
+// question creates one, and the server answers each question after its recent turns.
 
 import { renderAnswer } from "./answer.js";
 import * as api from "./api.js";
+import { ConversationList, rememberConversation, rememberedConversation } from "./conversations.js";
 import { $, h } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
-
-const HISTORY_TURNS = 8;
 
 const MESSAGES = {
   llm_not_installed:
@@ -43,9 +43,21 @@ export class ChatView {
     this.send = $("#send", root);
     this.stop = $("#stop", root);
     this.dialog = $("#passage-dialog");
+    this.title = $("#chat-title", root);
     this.kb = null;
+    this.conversationId = null;
     this.messages = [];
     this.controller = null;
+    this.conversations = new ConversationList(root, {
+      open: (id) => this.open(id),
+      renamed: (c) => {
+        if (c.id === this.conversationId) this.title.textContent = c.title;
+      },
+      deleted: (id) => {
+        if (id === this.conversationId) this.startNew();
+      },
+      failed: (message) => this.notice(message),
+    });
     this.bind();
   }
 
@@ -62,10 +74,7 @@ export class ChatView {
     });
     this.stop.addEventListener("click", () => this.controller?.abort());
     $("#chat-clear", this.root).addEventListener("click", () => {
-      this.controller?.abort();
-      this.messages = [];
-      this.save();
-      this.renderAll();
+      this.startNew();
       this.input.focus();
     });
     $("#passage-close", this.dialog).addEventListener("click", () => this.dialog.close());
@@ -76,42 +85,57 @@ export class ChatView {
     this.controller?.abort();
     this.kb = kb;
     $("#chat-kb", this.root).textContent = kb || "";
-    this.messages = this.load();
+    const remembered = kb ? rememberedConversation(kb) : null;
+    if (remembered) this.open(remembered);
+    else this.startNew();
+  }
+
+  startNew() {
+    this.controller?.abort();
+    this.setConversation(null, "");
+    this.messages = [];
     this.renderAll();
+    if (this.kb) this.conversations.refresh(this.kb, null);
   }
 
-  storageKey() {
-    return `kb-server.chat.${this.kb}`;
+  setConversation(id, title) {
+    this.conversationId = id;
+    this.title.textContent = title;
+    if (this.kb) rememberConversation(this.kb, id);
+    this.conversations.select(id);
   }
 
-  load() {
+  async open(id) {
+    this.controller?.abort();
+    const kb = this.kb;
+    let detail;
     try {
-      const saved = JSON.parse(sessionStorage.getItem(this.storageKey()) || "[]");
-      return Array.isArray(saved) ? saved.filter((m) => m.state !== "streaming") : [];
-    } catch {
-      return [];
+      detail = await api.getConversation(id);
+    } catch (err) {
+      if (kb !== this.kb) return;
+      if (err.status === 404) this.startNew();
+      else this.notice(`Could not open the conversation: ${err.message}`);
+      return;
     }
+    if (kb !== this.kb) return;
+    this.messages = detail.messages.map(fromServer);
+    this.setConversation(detail.id, detail.title);
+    this.renderAll();
+    this.conversations.refresh(kb, detail.id);
   }
 
-  save() {
-    if (!this.kb) return;
-    const done = this.messages.filter((m) => m.state !== "streaming");
-    try {
-      sessionStorage.setItem(this.storageKey(), JSON.stringify(done));
-    } catch {
-      // Storage full or disabled: the conversation still lives in the page.
-    }
+  // A problem with the conversation list: shown as a failed reply would be, without losing the chat.
+  notice(message) {
+    const el = h("li", { class: "msg notice" }, h("p", { class: "error", role: "alert", text: message }));
+    this.list.append(el);
+    this.scroll();
   }
 
-  history() {
-    const turns = [];
-    for (let i = 0; i + 1 < this.messages.length; i += 2) {
-      const [question, reply] = [this.messages[i], this.messages[i + 1]];
-      if (reply.state === "done") {
-        turns.push({ role: "user", content: question.content }, { role: "assistant", content: reply.content });
-      }
-    }
-    return turns.slice(-HISTORY_TURNS * 2);
+  async ensureConversation(kb) {
+    if (this.conversationId) return this.conversationId;
+    const created = await api.createConversation(kb);
+    if (kb === this.kb) this.setConversation(created.id, created.title);
+    return created.id;
   }
 
   options() {
@@ -128,7 +152,6 @@ export class ChatView {
     const question = this.input.value.trim();
     if (!question || this.controller || !this.kb) return;
     const kb = this.kb;
-    const history = this.history();
     const reply = { role: "assistant", content: "", citations: [], refused: false, state: "streaming", error: "" };
     this.messages.push({ role: "user", content: question, state: "done" }, reply);
     this.input.value = "";
@@ -138,7 +161,8 @@ export class ChatView {
     this.busy(true);
     const el = this.list.lastElementChild;
     try {
-      await api.streamChat({ kb, question, history, ...this.options() }, {
+      const conversationId = await this.ensureConversation(kb);
+      await api.streamChat({ kb, question, conversation_id: conversationId, ...this.options() }, {
         token: (delta) => {
           reply.content += delta;
           this.updateSoon(el, reply);
@@ -155,6 +179,7 @@ export class ChatView {
           reply.refusedBy = done.refused_by || null;
           reply.mode = done.mode || "generate";
           reply.fallback = done.fallback || null;
+          reply.searchedFor = done.searched_for || null;
           reply.state = "done";
         },
       }, controller.signal);
@@ -168,7 +193,7 @@ export class ChatView {
     }
     if (kb !== this.kb) return;
     this.update(el, reply);
-    this.save();
+    if (reply.state === "done") this.conversations.refresh(kb, this.conversationId);
     this.input.focus();
   }
 
@@ -190,6 +215,7 @@ export class ChatView {
     const li = h("li", { class: "msg assistant" },
       h("div", { class: "bubble" },
         h("p", { class: "refused-note", text: "No answer in this knowledge base" }),
+        h("p", { class: "searched-for" }),
         h("div", { class: "answer markdown" }),
         h("p", { class: "typing", text: "Thinking…" }),
         h("p", { class: "mode-note" }),
@@ -213,7 +239,11 @@ export class ChatView {
       el.pending = null;
     }
     el.dataset.state = m.state;
+    el.dataset.mode = m.mode || "";
     el.classList.toggle("refused", Boolean(m.refused));
+    const searched = el.querySelector(".searched-for");
+    searched.textContent = m.searchedFor ? `Searched for: ${m.searchedFor}` : "";
+    searched.hidden = !m.searchedFor;
     const byNumber = new Map(m.citations.map((c) => [c.n, c]));
     const cite = (n) => {
       const c = byNumber.get(n);
@@ -265,6 +295,23 @@ export class ChatView {
     const nearBottom = pane.scrollHeight - pane.scrollTop - pane.clientHeight < 120;
     if (nearBottom || this.controller === null) pane.scrollTop = pane.scrollHeight;
   }
+}
+
+// A stored message as the page shows it (the server keeps what the `done` event said).
+function fromServer(m) {
+  if (m.role === "user") return { role: "user", content: m.content, state: "done" };
+  return {
+    role: "assistant",
+    content: m.content,
+    citations: m.citations || [],
+    sentences: m.sentences || [],
+    refused: Boolean(m.refused),
+    refusedBy: m.refused_by || null,
+    mode: m.mode || "generate",
+    searchedFor: m.searched_for || null,
+    state: "done",
+    error: "",
+  };
 }
 
 // One line under a finished answer saying what produced it, or why it says nothing.

@@ -3,6 +3,7 @@
 
 import * as api from "./api.js";
 import { ChatView } from "./chat.js";
+import { rememberConversation } from "./conversations.js";
 import { $, confirmDialog, h } from "./dom.js";
 import { FilesView } from "./files.js";
 
@@ -139,7 +140,7 @@ function bindKbControls() {
         return;
       }
     }
-    sessionStorage.removeItem(`kb-server.chat.${kb}`);
+    rememberConversation(kb, null);
     if (localStorage.getItem(LAST_KB) === kb) localStorage.removeItem(LAST_KB);
     state.kbs = state.kbs.filter((k) => k.name !== kb);
     go(state.kbs[0]?.name || null, state.view);
