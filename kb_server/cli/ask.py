@@ -132,8 +132,9 @@ def ask(
         out.write(f"(searched for: {done['searched_for']})\n")
     if citations:
         out.write("\nSources:\n")
+        several = len(kbs) > 1 or len({c.get("kb") for c in citations}) > 1  # a conversation's KBs too
         for c in citations:
-            where = hit_source(c, len(kbs) > 1)
+            where = hit_source(c, several)
             snippet = " ".join(c["text"].split())[:100]
             out.write(f"  [{c['n']}] {where} (score {c['score']:.2f}, chunk {c['chunk_id']}): {snippet}\n")
     return 0

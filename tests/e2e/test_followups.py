@@ -81,7 +81,7 @@ def test_a_follow_up_finds_its_passage_only_when_searched_as_a_standalone_questi
     assert [m["searched_for"] for m in stored[1::2]] == [None, done["searched_for"]]  # with what it was searched for
 
     printed = io.StringIO()  # `kb-server ask --conversation`: the model's turn, and what it searched for
-    assert ask(str(client.http.base_url), None, FOLLOW_UP, 2, out=printed, conversation_id=cid) == 0
+    assert ask(str(client.http.base_url), [], FOLLOW_UP, 2, out=printed, conversation_id=cid) == 0
     assert "(searched for: " in printed.getvalue()
 
     as_typed = _chat(http, question=FOLLOW_UP, conversation_id=cid, rewrite=False)
