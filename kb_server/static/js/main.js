@@ -78,6 +78,7 @@ function route() {
   document.body.dataset.view = kb ? state.view : "empty";
   files.show(kb);
   chat.show(kb);
+  chat.setKbs(names);
   document.title = kb ? `${kb} · kb-server` : "kb-server";
 }
 
