@@ -81,7 +81,7 @@ class ChatSettings(BaseModel):
         description="a model refusal while a passage scored at least this counts as a suspected false refusal",
     )
     passage_tokens: int = Field(
-        default=450,
+        default=250,
         ge=0,
         description="passages given to the LLM are cut to about this many tokens in all, keeping the heading and "
         "the sentences from the best match on (0: whole); prompt processing is most of the time to first token",
