@@ -219,6 +219,7 @@ def _citation(n: int, run: list[SearchHit], ranked: list[SearchHit]) -> Citation
         chunk_ids=ids,
         file_id=best.file_id,
         file_name=best.file_name,
+        source_url=best.source_url,
         score=max(h.score for h in run),
         rerank_score=max(reranked) if reranked else None,
         text=text,
