@@ -9,7 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.test_cli_ingest import kb_cli
 from tests.support.client import KBClient
+from tests.support.stack import Stack
 from tests.support.web_site import WebSite
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -131,3 +133,14 @@ def test_with_allow_private_off_local_and_private_addresses_are_refused(
         r = guarded.post(f"/api/kbs/{name}/urls", json={"urls": ["http://10.0.0.1/", "gopher://127.0.0.1/"]})
         assert (r.status_code, r.json()["code"]) == (422, "url_refused")
     assert client.files(name) == []
+
+
+def test_the_cli_fetches_a_page_and_waits_until_it_is_ingested(stack: Stack, site: WebSite) -> None:
+    done = kb_cli(stack, "ingest", "--kb", "cli-web", "--create", "--page", site.url("/c.html"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "created knowledge base cli-web" in done.stdout
+    assert "pages: 1 fetched | files: 1 done" in done.stdout
+    assert "Beekeeping Rules" in done.stdout  # the summary table
+    refused = kb_cli(stack, "ingest", "--kb", "cli-web", "--page", "ftp://example.org/x", "--json")
+    assert refused.returncode == 1
+    assert "scheme: 'ftp://example.org/x': only http and https" in refused.stderr
