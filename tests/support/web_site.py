@@ -64,6 +64,7 @@ class WebSite:
         self.hosts: list[str] = []  # Host headers received
         self.agents: set[str] = set()
         self.slow_s = 2.0
+        self.robots = (200, ROBOTS)  # what /robots.txt answers
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -105,7 +106,7 @@ class WebSite:
                 site.hosts.append(self.headers.get("Host", ""))
                 site.agents.add(self.headers.get("User-Agent", ""))
                 route: dict[str, Callable[[], None]] = {
-                    "/robots.txt": lambda: self._send(200, ROBOTS.encode(), "text/plain"),
+                    "/robots.txt": lambda: self._send(site.robots[0], site.robots[1].encode(), "text/plain"),
                     "/sitemap.xml": lambda: self._send(200, site.sitemap(), "application/xml"),
                     "/old.html": lambda: self._redirect("/b.html"),
                     "/loop.html": lambda: self._redirect("/loop.html"),
