@@ -136,6 +136,8 @@ def finish_page(
     title: str | None = None,
     error_code: str | None = None,
     error: str | None = None,
+    etag: str | None = None,
+    last_modified: str | None = None,
 ) -> bool:
     """Record what came of a claimed page; False if it was not `fetching` any more."""
     with db.write() as s:
@@ -148,6 +150,8 @@ def finish_page(
                 title=title[:255] if title else None,
                 error_code=error_code,
                 error=error[:2000] if error else None,
+                etag=etag[:255] if etag else None,
+                last_modified=last_modified[:64] if last_modified else None,
                 updated_at=utcnow(),
             )
         )

@@ -4,6 +4,9 @@ Each page is its own task, so several workers crawl one request; the limits and 
 once" rule live in the catalog (`catalog.crawls`). A page's links are added before the page is
 marked finished, so a run that dies in between is redone (its file comes back as its own
 duplicate, its links as already known) and nothing is lost or doubled.
+
+Refreshing (not built yet) would re-fetch a request's `fetched` pages with the `etag` and
+`last_modified` kept on each, and register changed bytes as a new version of the page's file.
 """
 
 from __future__ import annotations
@@ -111,7 +114,16 @@ def _fetch_page(ctx: CrawlContext, claim: PageClaim, fetcher: PageFetcher, robot
     own = reg.status == "queued" or reg.task_id == task_id  # a rerun finds its own file again
     status = UrlPageStatus.FETCHED if own else UrlPageStatus.DUPLICATE
     detail = None if own else f"the same bytes are already in the knowledge base as file {reg.file_id}"
-    crawls.finish_page(ctx.db, claim.page_id, status, file_id=reg.file_id, title=title or name, error=detail)
+    crawls.finish_page(
+        ctx.db,
+        claim.page_id,
+        status,
+        file_id=reg.file_id,
+        title=title or name,
+        error=detail,
+        etag=page.etag,
+        last_modified=page.last_modified,
+    )
     return status
 
 

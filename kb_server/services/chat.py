@@ -228,7 +228,8 @@ def _citation(n: int, run: list[SearchHit], ranked: list[SearchHit]) -> Citation
 
 
 def _source(c: Citation) -> str:
-    return f"{c.file_name}, {where}" if (where := location(c.metadata)) else c.file_name
+    name = f"{c.file_name} ({c.source_url})" if c.source_url else c.file_name
+    return f"{name}, {where}" if (where := location(c.metadata)) else name
 
 
 def location(meta: dict[str, Any]) -> str:

@@ -46,6 +46,8 @@ def upgrade() -> None:
         sa.Column("title", sa.String(length=255), nullable=True),
         sa.Column("error_code", sa.String(length=32), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("etag", sa.String(length=255), nullable=True),
+        sa.Column("last_modified", sa.String(length=64), nullable=True),
         sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["request_id"], ["url_requests.id"], ondelete="CASCADE"),

@@ -268,7 +268,7 @@ export class ChatView {
 
   citeButton(c, label, kind) {
     const button = h("button", { type: "button", class: kind, text: label, dataset: { n: String(c.n) },
-      title: `${c.file_name}, score ${formatScore(c.score)}` });
+      title: `${c.source_url || c.file_name}, score ${formatScore(c.score)}` });
     button.addEventListener("click", () => this.openPassage(c));
     return button;
   }
@@ -286,6 +286,11 @@ export class ChatView {
       meta.push(`${label} ${value}`);
     }
     $("#passage-meta", this.dialog).textContent = meta.join(" · ");
+    const source = $("#passage-source", this.dialog);
+    const url = /^https?:\/\//i.test(c.source_url || "") ? c.source_url : "";
+    source.hidden = !url;
+    source.href = url || "#";
+    source.textContent = url;
     $("#passage-text", this.dialog).textContent = c.text;
     this.dialog.showModal();
   }
