@@ -167,7 +167,7 @@ def _read_sitemap(ctx: CrawlContext, claim: PageClaim, fetcher: PageFetcher, rob
 
 def document_name(title: str | None, url: str, extension: str) -> str:
     """The page's title (or the URL's last path part) with the extension its content was read as."""
-    base = title or name_from_url(url)
+    base = (title or "").replace("/", "-").replace("\\", "-").strip() or name_from_url(url)
     return base if base.lower().endswith(extension) else f"{base}{extension}"
 
 
@@ -185,5 +185,6 @@ def _extension(page: FetchedPage) -> str:
 
 
 def _same_host(url: str, *others: str) -> bool:
-    host = urlsplit(url).hostname
-    return any(host == urlsplit(other).hostname for other in others)
+    # Host and port (canonical URLs drop default ports, so http:// and https:// of a site agree).
+    netloc = urlsplit(url).netloc
+    return any(netloc == urlsplit(other).netloc for other in others)
