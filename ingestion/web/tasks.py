@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from celery import Celery, Task
+from kombu.exceptions import OperationalError as BrokerError
 
 from catalog import crawls
 from catalog.models import UrlPageStatus
@@ -16,7 +17,9 @@ from ingestion.web.settings import UrlSettings
 
 log = logging.getLogger(__name__)
 
-TRANSIENT = transient_faults()
+# A broker that cannot take the pages a page links to is passing too: the rerun adds the same
+# links again (they are known and still pending) and sends them.
+TRANSIENT: tuple[type[BaseException], ...] = (*transient_faults(), BrokerError)
 _settings = UrlSettings()
 
 

@@ -288,9 +288,9 @@ export class ChatView {
     $("#passage-meta", this.dialog).textContent = meta.join(" · ");
     const source = $("#passage-source", this.dialog);
     const url = /^https?:\/\//i.test(c.source_url || "") ? c.source_url : "";
+    const link = url && h("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: url });
+    source.replaceChildren(...(link ? [link] : []));
     source.hidden = !url;
-    source.href = url || "#";
-    source.textContent = url;
     $("#passage-text", this.dialog).textContent = c.text;
     this.dialog.showModal();
   }
