@@ -141,6 +141,3 @@ def test_the_cli_fetches_a_page_and_waits_until_it_is_ingested(stack: Stack, sit
     assert "created knowledge base cli-web" in done.stdout
     assert "pages: 1 fetched | files: 1 done" in done.stdout
     assert "Beekeeping Rules" in done.stdout  # the summary table
-    refused = kb_cli(stack, "ingest", "--kb", "cli-web", "--page", "ftp://example.org/x", "--json")
-    assert refused.returncode == 1
-    assert "scheme: 'ftp://example.org/x': only http and https" in refused.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from celery import Celery
@@ -11,6 +12,7 @@ from sqlalchemy import update
 
 from catalog import Database, KnowledgeBase, crawls, repository
 from catalog.crawls import Seed
+from catalog.migrate import migrate
 from catalog.models import UrlPage, utcnow
 from ingestion.uploads import UploadStore
 from ingestion.web.crawl import CrawlContext, process_page
@@ -18,6 +20,15 @@ from ingestion.web.settings import UrlSettings
 from tests.support.web_site import WebSite
 
 pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    """SQLite only: the catalog's side of this is tested on both databases in tests/catalog/test_crawls.py."""
+    database = Database(f"sqlite:///{tmp_path}/kb.sqlite3")
+    migrate(database)
+    yield database
+    database.dispose()
 
 
 @pytest.fixture(scope="module")
