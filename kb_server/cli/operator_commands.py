@@ -30,7 +30,10 @@ def add_operator_commands(commands: Any, common: Callable[..., None]) -> None:
         return parser
 
     ingest = client_parser(
-        commands, "ingest", "upload files and directories to a running server and follow them until ingested"
+        commands,
+        "ingest",
+        "upload files and directories to a running server, or have it fetch web pages (--page), and follow "
+        "them until ingested",
     )
     ingest.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files, or directories to walk")
     ingest.add_argument("--kb", required=True, help="the knowledge base to add them to")
