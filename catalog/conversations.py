@@ -71,6 +71,16 @@ def get_conversation(db: Database, owner: str, conversation_id: int) -> tuple[Co
         return conversation, messages
 
 
+def conversation_kbs(db: Database, owner: str, conversation_id: int) -> list[str]:
+    """The knowledge bases a conversation asks.
+
+    Raises:
+        NotFound: no such conversation of this owner.
+    """
+    with db.read() as s:
+        return list(_owned(s, owner, conversation_id).kbs or [])
+
+
 def recent_messages(db: Database, owner: str, conversation_id: int, limit: int) -> list[Message]:
     """The last `limit` messages of a conversation, oldest first.
 

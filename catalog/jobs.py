@@ -80,6 +80,11 @@ def _dead_holder(db: Database, file_id: int) -> str | None:
     return owner if is_dead_here(owner) else None
 
 
+def is_cancelled(db: Database, file_id: int) -> bool:
+    with db.read() as s:
+        return s.scalar(select(File.status).where(File.id == file_id)) == FileStatus.CANCELLED
+
+
 def kb_embedder(db: Database, kb_id: int) -> tuple[str, int] | None:
     """The embedder identity and dimension the knowledge base was built with."""
     with db.read() as s:

@@ -48,6 +48,7 @@ class FileStatus:
     PROCESSING = "processing"
     DONE = "done"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # by request (catalog/cancellation.py); ingested again only when asked
 
 
 class File(Base):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -218,10 +219,22 @@ def reset_for_reingest(db: Database, kb_id: int, file_id: int, task_id: str) -> 
     Raises:
         NotFound: no such file in this knowledge base.
     """
+    file = _requeue(db, kb_id, file_id, task_id)
+    if file is None:
+        raise NotFound(f"file {file_id} does not exist in this knowledge base", code="file_not_found")
+    return file
+
+
+def requeue_cancelled(db: Database, kb_id: int, file_id: int, task_id: str) -> File | None:
+    """Queue a cancelled file again (its bytes were uploaded again); None if it is not cancelled."""
+    return _requeue(db, kb_id, file_id, task_id, File.status == FileStatus.CANCELLED)
+
+
+def _requeue(db: Database, kb_id: int, file_id: int, task_id: str, *conditions: Any) -> File | None:
     with db.write() as s:
         file_row = s.execute(
             update(File)
-            .where(File.id == file_id, File.kb_id == kb_id)
+            .where(File.id == file_id, File.kb_id == kb_id, *conditions)
             .values(
                 status=FileStatus.QUEUED,
                 stage=None,
@@ -240,7 +253,7 @@ def reset_for_reingest(db: Database, kb_id: int, file_id: int, task_id: str) -> 
             .returning(File.id)
         ).first()
         if file_row is None:
-            raise NotFound(f"file {file_id} does not exist in this knowledge base", code="file_not_found")
+            return None
         s.add(Task(id=task_id, file_id=file_id))
         s.flush()
         return s.get_one(File, file_id)
@@ -257,7 +270,7 @@ def get_task(db: Database, task_id: str) -> tuple[Task, File]:
 
 def _searchable() -> list:
     """Files with a committed segment: done, or being re-ingested (old chunks serve until the rerun commits)."""
-    return [File.generation > 0, File.status != FileStatus.FAILED]
+    return [File.generation > 0, File.status.not_in([FileStatus.FAILED, FileStatus.CANCELLED])]
 
 
 def done_generations(db: Database, kb_id: int) -> tuple[int, dict[int, int]]:

@@ -3,9 +3,10 @@
 Safe to run twice: the claim takes a lease and a new run number (a second run of the same file
 steps back), chunk ids are deterministic, the segment and keyword block are written under the
 run's number and become visible only through the row `complete()` commits, and chunks, status
-and the KB version change in that one transaction. A run that loses its lease stops before its
-next write. A crash before the commit leaves the file `processing` with a lease that expires (or
-is seen dead at once on this host); the rerun redoes the work and nothing is doubled.
+and the KB version change in that one transaction. A run that loses its lease (the file was
+cancelled, deleted or re-queued) stops at its next progress report, before its next write. A
+crash before the commit leaves the file `processing` with a lease that expires (or is seen dead
+at once on this host); the rerun redoes the work and nothing is doubled.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from ingestion.parsing import parse_document
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
 from vectorstore import Embedder, Segment, SegmentStore
+from vectorstore.embedder_registry import EmbedderRegistry
+from vectorstore.errors import EmbedderUnavailable
 from vectorstore.ids import MAX_CHUNKS_PER_FILE, chunk_id
 from vectorstore.keyword_index import KeywordSegmentStore
 from vectorstore.model_spec import same_vector_space
@@ -52,18 +55,36 @@ class IngestionContext:
     uploads: UploadStore
     segments: SegmentStore
     settings: IngestionSettings
-    embedder_factory: Callable[[], Embedder]
+    embedder_factory: Callable[[], Embedder]  # the configured preset's
     keywords: KeywordSegmentStore
+    embedders: EmbedderRegistry | None = None  # the other presets', for KBs built with them; None: only the default
 
     @cached_property
     def embedder(self) -> Embedder:
         return self.embedder_factory()
 
+    def embedder_for(self, recorded: str, dim: int) -> Embedder:
+        """The embedder that makes the vectors of a KB recorded as (`recorded`, `dim`); the default
+        one when no other does (the caller then refuses the mismatch).
+
+        Raises:
+            DocumentError: the KB's embedder is known but cannot be loaded in this worker.
+        """
+        default = self.embedder
+        if self.embedders is None or same_vector_space(recorded, default.identity, dim, default.dim):
+            return default
+        try:
+            return self.embedders.for_kb(recorded, dim) or default
+        except EmbedderUnavailable as exc:
+            raise DocumentError(
+                f"this worker cannot load the knowledge base's embedder: {exc}", code="embedder_unavailable"
+            ) from exc
+
 
 @dataclass(frozen=True)
 class Outcome:
     file_id: int
-    status: str  # done | failed | skipped | lost
+    status: str  # done | failed | cancelled | skipped | lost
     chunks: int = 0
     error: str | None = None
 
@@ -79,7 +100,7 @@ def ingest(ctx: IngestionContext, file_id: int, owner: str, on_progress: Progres
     """
     claim = jobs.claim(ctx.db, file_id, owner, ctx.settings.lease_s)
     if claim is None:
-        return Outcome(file_id, "skipped")
+        return Outcome(file_id, "cancelled" if jobs.is_cancelled(ctx.db, file_id) else "skipped")
     if claim.attempts > ctx.settings.max_attempts:
         reason = f"gave up after {claim.attempts - 1} attempts that crashed or timed out"
         jobs.fail(ctx.db, file_id, owner, "parse_crash", reason)
@@ -97,6 +118,9 @@ def ingest(ctx: IngestionContext, file_id: int, owner: str, on_progress: Progres
         with MemoryGuard(limit, over_limit):
             return _run(ctx, claim, owner, heartbeat, on_progress)
     except LeaseLost:
+        if jobs.is_cancelled(ctx.db, file_id):
+            log.info("file %s: cancelled; this run stops", file_id)
+            return Outcome(file_id, "cancelled")
         log.warning("file %s: lease lost (deleted, re-queued or taken over); this run stops", file_id)
         return Outcome(file_id, "lost")
     except (DocumentError, UnsupportedFile) as exc:
@@ -121,19 +145,23 @@ def _run(
     on_progress: ProgressCallback | None,
 ) -> Outcome:
     def report(stage: str, current: int, total: int) -> None:
+        # Every stage boundary (and embedding batch) asks the catalog: a file cancelled, deleted
+        # or taken over refuses the report, and the run stops here, before its next write.
         heartbeat.check()
         start, end = _STAGE_SPAN[stage]
         fraction = start + (end - start) * (current / total if total else 1.0)
-        jobs.report(ctx.db, claim.file_id, owner, stage, current, total, fraction)
+        if not jobs.report(ctx.db, claim.file_id, owner, stage, current, total, fraction):
+            raise LeaseLost(f"file {claim.file_id}: no longer held at {stage}")
         if on_progress:
             on_progress(stage, current, total, fraction)
 
     recorded = jobs.kb_embedder(ctx.db, claim.kb_id)
-    embedder = ctx.embedder
+    embedder = ctx.embedder_for(*recorded) if recorded is not None else ctx.embedder
     if recorded is not None and not same_vector_space(recorded[0], embedder.identity, recorded[1], embedder.dim):
         raise DocumentError(
-            f"this worker embeds with {embedder.name} ({embedder.dim}-d) but the knowledge base was built with "
-            f"{recorded[0].split('|', 1)[0]} ({recorded[1]}-d): run the worker with the KB's embedder, then re-ingest",
+            f"this worker has no embedder that makes the knowledge base's vectors: it was built with "
+            f"{recorded[0].split('|', 1)[0]} ({recorded[1]}-d), this worker embeds with {embedder.name} "
+            f"({embedder.dim}-d): run the worker with the KB's embedder, then re-ingest",
             code="embedder_mismatch",
         )
     report("parsing", 0, 1)
@@ -168,14 +196,14 @@ def _run(
 
     texts = [r.text for r in rows]
     batch = EMBED_PROGRESS_STEP
-    vectors = np.zeros((len(texts), ctx.embedder.dim), dtype=np.float32)
+    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     # Shortest first across the whole file: each batch pads to its longest text, so similar
     # lengths together waste the least compute.
     order = np.argsort([len(t) for t in texts], kind="stable")
     report("embedding", 0, len(texts))
     for start in range(0, len(texts), batch):
         part = order[start : start + batch]
-        vectors[part] = ctx.embedder.embed_documents([texts[i] for i in part])
+        vectors[part] = embedder.embed_documents([texts[i] for i in part])
         report("embedding", min(start + batch, len(texts)), len(texts))
 
     report("indexing", 0, 1)

@@ -16,6 +16,7 @@ from celery import Celery
 
 from catalog import repository
 from catalog.database import Database
+from catalog.models import FileStatus
 from ingestion.errors import UnsupportedFile
 from ingestion.filetypes import SNIFF_BYTES, detect_kind
 from ingestion.queueing import send_ingest
@@ -78,6 +79,12 @@ def register_blob(
     reg = repository.register_file(
         db, kb_id, blob.sha256, name, blob.size, kind.mime, task_id, place, source_url=source_url
     )
+    if not reg.created and reg.file.status == FileStatus.CANCELLED:
+        # Sending the bytes of a cancelled file again is how it is ingested after all.
+        again = repository.requeue_cancelled(db, kb_id, reg.file.id, task_id)
+        if again is not None:
+            send_ingest(celery, db, again.id, task_id)
+            return Registered(again.id, again.name, blob.sha256, "queued", task_id, source_url=again.source_url)
     if not reg.created:
         return Registered(reg.file.id, name, blob.sha256, "duplicate", reg.file.task_id, source_url=reg.file.source_url)
     send_ingest(celery, db, reg.file.id, task_id)

@@ -26,7 +26,8 @@ from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
 from ingestion.web import tasks as web_tasks
 from ingestion.web.settings import UrlSettings
-from vectorstore import EmbeddingSettings, SegmentStore, build_embedder
+from vectorstore import EmbeddingSettings, SegmentStore
+from vectorstore.embedder_registry import build_embedder_registry
 from vectorstore.keyword_index import KeywordSegmentStore
 
 log = logging.getLogger(__name__)
@@ -53,15 +54,17 @@ class WorkerConfig:
 def build_context(config: WorkerConfig) -> IngestionContext:
     db = Database(config.database_url)
     migrate(db)
+    # Nothing is loaded here (before the pool forks): each pool process loads the configured
+    # preset's model at start, another preset's when a file of a KB built with it comes.
+    embedders = build_embedder_registry(config.embedding, config.cache_dir, config.concurrency)
     return IngestionContext(
         db=db,
         uploads=UploadStore(config.uploads_dir, config.tmp_dir),
         segments=SegmentStore(config.segments_dir),
         settings=config.ingestion,
-        embedder_factory=lambda: build_embedder(
-            config.embedding, cache_dir=config.cache_dir, processes=config.concurrency
-        ),
+        embedder_factory=embedders.get,
         keywords=KeywordSegmentStore(config.segments_dir),
+        embedders=embedders,
     )
 
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_serializer, field_validator
+from pydantic import BaseModel, Field, field_serializer, field_validator, model_validator
 
 from catalog.models import Conversation, File, KnowledgeBase, Message
+from vectorstore.settings import Preset
 
 # Names are labels in the catalog and never become paths; still, keep them plain.
 KB_NAME_PATTERN = r"^[\w][\w.\-]{0,63}$"
 # Catalog ids are 32-bit integers on PostgreSQL: a larger one names nothing, and is refused as invalid.
 MAX_ID = 2**31 - 1
+# Knowledge bases one search or question may go to: each is searched with its own embedder.
+MAX_KBS = 8
 
 
 def _utc(value: datetime) -> datetime:
@@ -28,6 +31,11 @@ class ErrorBody(BaseModel):
 class KBCreate(BaseModel):
     name: str = Field(pattern=KB_NAME_PATTERN, description="letters, digits, _ . - ; at most 64; no '..'")
     description: str = Field(default="", max_length=2000)
+    embedding_preset: Preset | None = Field(
+        default=None,
+        description="the embedder this KB is built and searched with, for good: a bundled preset (minilm: English, "
+        "fast; multilingual: Chinese and ~100 languages) or the configured one; null: `embedding.preset`",
+    )
 
     @field_validator("name")
     @classmethod
@@ -42,6 +50,9 @@ class KBPublic(BaseModel):
     description: str
     embedder: str
     dim: int
+    embedding_preset: str | None = Field(
+        default=None, description="the embedding preset it was built with; null when no preset of this server's made it"
+    )
     files: int = 0
     chunks: int = 0
     created_at: datetime
@@ -51,12 +62,13 @@ class KBPublic(BaseModel):
         return _utc(value).isoformat()
 
     @classmethod
-    def of(cls, kb: KnowledgeBase, files: int = 0, chunks: int = 0) -> KBPublic:
+    def of(cls, kb: KnowledgeBase, files: int = 0, chunks: int = 0, preset: str | None = None) -> KBPublic:
         return cls(
             name=kb.name,
             description=kb.description,
             embedder=kb.embedder,
             dim=kb.dim,
+            embedding_preset=preset,
             files=files,
             chunks=chunks,
             created_at=kb.created_at,
@@ -90,7 +102,7 @@ class FilePublic(BaseModel):
     name: str
     sha256: str
     size: int
-    status: Literal["queued", "processing", "done", "failed"]
+    status: Literal["queued", "processing", "done", "failed", "cancelled"]
     stage: str | None
     progress: float
     chunks: int
@@ -131,6 +143,20 @@ class FileList(BaseModel):
     files: list[FilePublic]
 
 
+class CancelRequest(BaseModel):
+    reason: str | None = Field(default=None, max_length=500, description="why; shown as the file's `error`")
+
+
+class CancelPending(CancelRequest):
+    file_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+        default=None, max_length=10000, description="only these files; default: every queued or processing file"
+    )
+
+
+class CancelResult(BaseModel):
+    cancelled: list[int] = Field(description="ids of the files cancelled by this request")
+
+
 class TaskProgress(BaseModel):
     current: int
     total: int
@@ -144,6 +170,35 @@ class TaskPublic(BaseModel):
     progress: TaskProgress
     result: dict[str, Any] | None = None
     error: str | None = None
+
+
+class KBChoice(BaseModel):
+    """One knowledge base (`kb`) or several (`kbs`), never both."""
+
+    kb: str | None = Field(default=None, description="the knowledge base")
+    kbs: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_KBS,
+        description=f"several knowledge bases (at most {MAX_KBS}), each searched with its own embedder; results "
+        "fused on their 0..1 scores, best first, each naming its `kb`",
+    )
+
+    def _kb_required(self) -> bool:
+        return True
+
+    @model_validator(mode="after")
+    def _one_way(self) -> KBChoice:
+        if self.kb is not None and self.kbs is not None:
+            raise ValueError("give either `kb` or `kbs`, not both")
+        if self.kb is None and not self.kbs and self._kb_required():
+            raise ValueError("name the knowledge base: `kb`, or several as `kbs`")
+        return self
+
+    @property
+    def kb_names(self) -> list[str]:
+        """The knowledge bases asked, in order, each once (none: left to the conversation)."""
+        return list(dict.fromkeys(self.kbs or ([self.kb] if self.kb is not None else [])))
 
 
 class SearchRequest(BaseModel):
@@ -178,6 +233,11 @@ class SearchHit(BaseModel):
     file_name: str
     source_url: str | None = Field(default=None, description="the web page the file was fetched from")
     metadata: dict[str, Any]
+    kb: str | None = Field(default=None, description="the knowledge base it comes from")
+
+
+class KBSearchRequest(KBChoice, SearchRequest):
+    """A search of one knowledge base or several."""
 
 
 class SearchResponse(BaseModel):
@@ -207,6 +267,7 @@ class Citation(BaseModel):
     rerank_score: float | None = Field(default=None, description="the cross-encoder's 0..1 score, when reranked")
     text: str
     metadata: dict[str, Any] = Field(default_factory=dict)
+    kb: str | None = Field(default=None, description="the knowledge base it comes from")
 
 
 class ChatTurn(BaseModel):
@@ -214,8 +275,7 @@ class ChatTurn(BaseModel):
     content: str = Field(max_length=20000)
 
 
-class ChatRequest(BaseModel):
-    kb: str
+class ChatRequest(KBChoice):
     question: str = Field(min_length=1, max_length=4000)
     history: list[ChatTurn] = Field(default_factory=list, max_length=50)
     top_k: int | None = Field(default=None, ge=1, le=20)
@@ -229,8 +289,11 @@ class ChatRequest(BaseModel):
         ge=1,
         le=MAX_ID,
         description="a server-side conversation: its recent turns are the history (`history` is ignored), and "
-        "the question and its answer are appended to it",
+        "the question and its answer are appended to it; `kb`/`kbs` may be left out (the conversation's)",
     )
+
+    def _kb_required(self) -> bool:
+        return self.conversation_id is None
 
 
 class AnswerSentence(BaseModel):
@@ -263,8 +326,7 @@ class ChatResponse(BaseModel):
     unsupported: int = Field(default=0, description="how many sentences no passage supports")
 
 
-class ConversationCreate(BaseModel):
-    kb: str = Field(description="the knowledge base it asks")
+class ConversationCreate(KBChoice):
     title: str = Field(default="", max_length=200, description="empty: the first question, shortened")
 
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -89,6 +89,25 @@ class ChatSettings(BaseModel):
     )
 
 
+class OpenAICompatSettings(BaseModel):
+    """The OpenAI-compatible endpoint (`/v1`): every knowledge base is a model, and so is each combination here."""
+
+    combined_models: list[str] = Field(
+        default_factory=list,
+        description='models over several KBs, listed by /v1/models: names joined by "+" (e.g. "faq+manuals"); '
+        "chat completions accept any such combination of existing KBs",
+    )
+
+    @field_validator("combined_models")
+    @classmethod
+    def _several_names(cls, value: list[str]) -> list[str]:
+        for model in value:
+            names = model.split("+")
+            if len(names) < 2 or not all(names):
+                raise ValueError(f'{model!r}: a combined model names two or more knowledge bases joined by "+"')
+        return value
+
+
 class LimitSettings(BaseModel):
     max_file_bytes: int = Field(default=200 * 1024 * 1024, ge=1, description="one uploaded file (413 past it)")
     max_request_bytes: int = Field(default=1024 * 1024 * 1024, ge=1, description="one upload request (413)")
@@ -133,6 +152,7 @@ class Settings(BaseSettings):
     rerank: RerankSettings = Field(default_factory=RerankSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    openai: OpenAICompatSettings = Field(default_factory=OpenAICompatSettings)
     urls: UrlSettings = Field(default_factory=UrlSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
 

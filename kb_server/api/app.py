@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from kb_server.api.error_handlers import install_error_handlers
 from kb_server.api.http_metrics import HttpMetricsMiddleware
+from kb_server.api.routes import cancel as cancel_router
 from kb_server.api.routes import chat as chat_router
 from kb_server.api.routes import conversations as conversations_router
 from kb_server.api.routes import files as files_router
@@ -22,6 +24,7 @@ from kb_server.api.routes import urls as urls_router
 from kb_server.api.routes.ui import mount_ui
 from kb_server.api.security import install_security
 from kb_server.runtime.container import Services, build_services
+from kb_server.services import kb_embedders
 from kb_server.services.chat import ChatEngine
 from kb_server.services.metrics import ApiMetrics
 from kb_server.services.recovery import recovery_loop
@@ -38,6 +41,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         app.state.chat = ChatEngine.build(built)
         app.state.chat.metrics = metrics
         metrics.attach(built)
+        app.state.embedder_warm_up = kb_embedders.warm_up(built)
         recovery = recovery_loop(built) if settings.recovery_enabled else None
         if recovery:
             recovery.start()
@@ -50,7 +54,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             if services is None:
                 built.close()
 
-    app = FastAPI(
+    # /docs (Swagger UI) loads its scripts from the fastapi-offline package, served by this app, so
+    # it works on a machine with no internet (FastAPI's default uses a CDN). No /redoc: ReDoc still
+    # fetches its logo from a CDN.
+    app = FastAPIOffline(
+        redoc_url=None,
         title="kb-server",
         summary="A local, private knowledge-base server: upload files, search them, ask questions.",
         version="0.1.0",
@@ -67,6 +75,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         kbs_router,
         files_router,
         urls_router,
+        cancel_router,
         search_router,
         tasks_router,
         chat_router,

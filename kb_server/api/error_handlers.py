@@ -71,8 +71,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(VectorStoreError)
     async def _store_error(_: Request, exc: VectorStoreError) -> JSONResponse:
-        status = 503 if isinstance(exc, EmbedderUnavailable) else 500
-        return JSONResponse(error_body("vector_store_error", str(exc)), status_code=status)
+        if isinstance(exc, EmbedderUnavailable):
+            return JSONResponse(error_body("embedder_unavailable", str(exc)), status_code=503)
+        return JSONResponse(error_body("vector_store_error", str(exc)), status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

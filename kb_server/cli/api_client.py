@@ -138,8 +138,11 @@ class ApiClient:
     def get_kb(self, name: str) -> dict[str, Any]:
         return dict(self.request("GET", f"/api/kbs/{quote(name, safe='')}").json())
 
-    def create_kb(self, name: str, description: str = "") -> dict[str, Any]:
-        return dict(self.request("POST", "/api/kbs", json={"name": name, "description": description}).json())
+    def create_kb(self, name: str, description: str = "", preset: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": name, "description": description}
+        if preset:
+            body["embedding_preset"] = preset
+        return dict(self.request("POST", "/api/kbs", json=body).json())
 
     def delete_kb(self, name: str) -> None:
         self.request("DELETE", f"/api/kbs/{quote(name, safe='')}")
@@ -151,3 +154,13 @@ class ApiClient:
         """Send files in one multipart request; one entry per file, in the order sent."""
         files = [("files", (name, stream)) for name, stream in parts]
         return list(self.request("POST", f"/api/kbs/{quote(kb, safe='')}/files", files=files).json()["files"])
+
+    def cancel_file(self, kb: str, file_id: int, reason: str | None = None) -> dict[str, Any]:
+        path = f"/api/kbs/{quote(kb, safe='')}/files/{int(file_id)}/cancel"
+        return dict(self.request("POST", path, json={"reason": reason}).json())
+
+    def cancel_pending(self, kb: str, reason: str | None = None, file_ids: list[int] | None = None) -> list[int]:
+        """Cancel these files (or every pending one) of the KB; the ids of those it cancelled."""
+        path = f"/api/kbs/{quote(kb, safe='')}/cancel"
+        body = {"reason": reason, "file_ids": file_ids}
+        return list(self.request("POST", path, json=body).json()["cancelled"])

@@ -15,8 +15,8 @@ from typing import Any, TextIO
 
 import httpx
 
+from kb_server.cli.search import hit_source, kb_selector
 from kb_server.cli.terminal import is_tty
-from kb_server.services.chat import location
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 UNSUPPORTED = "(unsupported)"
@@ -69,10 +69,11 @@ def _erase_draft(draft: str, out: TextIO) -> None:
     out.write(f"\r\x1b[{rows - 1}A\x1b[J" if rows > 1 else "\r\x1b[J")
 
 
-def ask(base_url: str, kb: str, question: str, top_k: int | None, out: TextIO = sys.stdout) -> int:
-    """Stream the answer, then list the sources; returns the exit code."""
+def ask(base_url: str, kbs: list[str], question: str, top_k: int | None, out: TextIO | None = None) -> int:
+    """Stream the answer from one knowledge base or several, then list the sources; returns the exit code."""
+    out = out or sys.stdout  # read at the call: a test's capture replaces it
     tty = is_tty(out)
-    body: dict[str, Any] = {"kb": kb, "question": question, "stream": True}
+    body: dict[str, Any] = {**kb_selector(kbs), "question": question, "stream": True}
     if top_k:
         body["top_k"] = top_k
     try:
@@ -115,8 +116,7 @@ def ask(base_url: str, kb: str, question: str, top_k: int | None, out: TextIO = 
     if citations:
         out.write("\nSources:\n")
         for c in citations:
-            spot = location(c.get("metadata", {}))
-            where = f"{c['file_name']}, {spot}" if spot else c["file_name"]
+            where = hit_source(c, len(kbs) > 1)
             snippet = " ".join(c["text"].split())[:100]
             out.write(f"  [{c['n']}] {where} (score {c['score']:.2f}, chunk {c['chunk_id']}): {snippet}\n")
     return 0

@@ -198,6 +198,8 @@ class Doctor:
             return f"run {run} of file {file_id} is neither its generation ({row.generation}) nor its current run"
         if row.status == FileStatus.DONE and run and run != row.generation and self._unchanged(row):
             return f"run {run} of file {file_id} was superseded by generation {row.generation}"
+        if row.status == FileStatus.CANCELLED and self._unchanged(row):
+            return f"file {file_id} was cancelled: none of its runs serves"
         if row.status != FileStatus.FAILED:
             return None  # done: checked above; queued or processing: a worker may own it
         try:
@@ -307,7 +309,8 @@ class Doctor:
     def _delete_orphan(self, path: Path) -> str:
         parsed = _run_file(path)
         row = self._fresh(parsed[0]) if parsed else None
-        if row is not None and path.parent.parent.name == str(row.kb_id) and row.status != FileStatus.FAILED:
+        settled = (FileStatus.FAILED, FileStatus.CANCELLED)
+        if row is not None and path.parent.parent.name == str(row.kb_id) and row.status not in settled:
             run = parsed[1] if parsed else 0
             if run == 0 or (run in (row.run, row.generation) and row.status != FileStatus.DONE):
                 return "kept: its file is being ingested now"

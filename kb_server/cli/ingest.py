@@ -4,15 +4,18 @@ Three phases, each with its progress: hashing (every file's sha256, compared wit
 the KB's files so that what is already there is never sent again), uploading (batches of at most
 `--batch` files and BATCH_BYTES), processing (polling the KB's files until every one sent is done
 or failed). Interrupting it loses nothing: the server keeps what arrived, and the same command run
-again skips it.
+again skips it. On Ctrl-C it offers to cancel the files it queued that are not ingested yet (on a
+terminal it asks; otherwise it prints the `kb-server files cancel` command); the same command run
+again later sends cancelled files once more.
 
 Exit codes: 0 when every file ended done, duplicate or already in the KB (and not failed there);
-1 when any failed or was rejected, or the server refused a request; 2 on a usage or connection
+1 when any failed, was rejected or was cancelled, or the server refused a request; 2 on a usage or connection
 error; 130 when interrupted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import sys
@@ -24,11 +27,12 @@ from pathlib import Path
 from typing import TextIO
 
 from kb_server.cli.api_client import BUSY, ApiClient, ServerError, Unreachable, format_detail
+from kb_server.cli.ingest_cancel import offer_cancel
 from kb_server.cli.ingest_plan import PlanError, batches, collect, sha256_of
 from kb_server.cli.ingest_report import Entry, show_summary, summary
 from kb_server.cli.terminal import Display, Phase, display_for
 
-SETTLED = ("done", "failed")
+SETTLED = ("done", "failed", "cancelled")
 BATCH_BYTES = 32 << 20
 POLL_S = 1.0
 
@@ -49,11 +53,18 @@ class _Usage(Exception):
     pass
 
 
-def run_ingest(client: ApiClient, options: IngestOptions, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_ingest(
+    client: ApiClient,
+    options: IngestOptions,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    stdin: TextIO = sys.stdin,
+) -> int:
     display = display_for(err if options.as_json else out)
     client.on_wait = lambda why, seconds: display.note(f"{why}: waiting {seconds:.0f} s")
+    job = _Ingest(client, options, display)
     try:
-        entries = _Ingest(client, options, display).run()
+        entries = job.run()
     except (PlanError, _Usage, Unreachable) as exc:
         print(f"kb-server: {exc}", file=err)
         return 2
@@ -62,6 +73,8 @@ def run_ingest(client: ApiClient, options: IngestOptions, out: TextIO = sys.stdo
         return 2 if exc.status in BUSY else 1
     except KeyboardInterrupt:
         print("kb-server: interrupted; the server keeps what it received: run the same command to resume", file=err)
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C: leave at once
+            offer_cancel(client, options.kb, job.pending_ids(), err, stdin)
         return 130
     if options.as_json:
         out.write(json.dumps(summary(options.kb, client.base_url, entries), indent=2) + "\n")
@@ -74,12 +87,13 @@ class _Ingest:
     def __init__(self, client: ApiClient, options: IngestOptions, display: Display) -> None:
         self.client, self.options, self.display = client, options, display
         self.kb = options.kb
+        self.entries: list[Entry] = []
 
     def run(self) -> list[Entry]:
         o = self.options
         files = collect(o.paths, recursive=o.recursive, include=o.include, exclude=o.exclude)
         self._ensure_kb()
-        entries = [Entry(f) for f in files]
+        entries = self.entries = [Entry(f) for f in files]
         for e in entries:
             if not e.local.supported:
                 e.settle("skipped", reason=f"{e.local.path.suffix or 'no extension'}: not a supported type")
@@ -94,6 +108,10 @@ class _Ingest:
             if e.twin is not None:
                 e.file_id, e.status, e.chunks = e.twin.file_id, e.twin.status, e.twin.chunks
         return entries
+
+    def pending_ids(self) -> list[int]:
+        """Files this run queued that had not settled when it stopped."""
+        return [e.file_id for e in self.entries if e.outcome == "queued" and e.file_id is not None]
 
     def _ensure_kb(self) -> None:
         try:
@@ -131,7 +149,7 @@ class _Ingest:
         for e in candidates:
             if e.sha256 is None:
                 continue
-            if e.sha256 in remote:
+            if e.sha256 in remote and remote[e.sha256]["status"] != "cancelled":  # a cancelled file is sent again
                 f = remote[e.sha256]
                 e.outcome, e.file_id, e.status, e.chunks = "already", f["file_id"], f["status"], f["chunks"]
                 e.code, e.reason = f.get("error_code"), f.get("error")
@@ -203,7 +221,7 @@ class _Ingest:
                 e.settle(outcome, exc.code, format_detail(exc.detail))
 
     def _follow(self, tracked: list[Entry]) -> None:
-        """Poll the KB's files until every tracked one is done or failed."""
+        """Poll the KB's files until every tracked one is done, failed or cancelled."""
         if not tracked:
             return
         with self.display.phase("processing", len(tracked), "files") as phase:
@@ -216,18 +234,21 @@ class _Ingest:
                         e.status, e.code, e.reason = "failed", "file_not_found", "deleted from the KB while ingesting"
                     else:
                         e.status, e.chunks = f["status"], f["chunks"]
-                        if f["status"] == "failed":
+                        if f["status"] in ("failed", "cancelled"):
                             e.code, e.reason = f.get("error_code"), f.get("error")
                         elif f["status"] == "processing":
                             current.append(f"{f['name']}: {f['stage'] or 'starting'} {f['progress']:.0%}")
                     if e.outcome == "queued" and e.status in SETTLED:
                         e.outcome = e.status
                 states = Counter(e.status for e in tracked)
-                pending = len(tracked) - states["done"] - states["failed"]
+                settled = sum(states[s] for s in SETTLED)
+                pending = len(tracked) - settled
                 info = f"done {states['done']} · failed {states['failed']} · pending {pending}"
+                if states["cancelled"]:
+                    info += f" · cancelled {states['cancelled']}"
                 if current:
                     info += f" · {current[0]}" + (f" (+{len(current) - 1})" if len(current) > 1 else "")
-                phase.update(states["done"] + states["failed"], info)
+                phase.update(settled, info)
                 if not pending:
                     return
                 time.sleep(POLL_S)

@@ -9,13 +9,14 @@ from typing import Any
 from kb_server.cli.ingest_plan import LocalFile
 from kb_server.cli.terminal import Display
 
-OUTCOMES = ("done", "duplicate", "already", "rejected", "failed", "skipped")
+OUTCOMES = ("done", "duplicate", "already", "rejected", "failed", "cancelled", "skipped")
 LABELS = {
     "done": "done",
     "duplicate": "duplicate",
     "already": "already in the KB",
     "rejected": "rejected",
     "failed": "failed",
+    "cancelled": "cancelled",
     "skipped": "skipped (unsupported type)",
 }
 
@@ -39,7 +40,7 @@ class Entry:
 
     @property
     def ok(self) -> bool:
-        return self.outcome not in ("failed", "rejected") and self.status != "failed"
+        return self.outcome not in ("failed", "rejected", "cancelled") and self.status not in ("failed", "cancelled")
 
     def public(self) -> dict[str, Any]:
         return {
@@ -74,7 +75,9 @@ def summary(kb: str, url: str, entries: list[Entry]) -> dict[str, Any]:
 def show_summary(display: Display, entries: list[Entry]) -> None:
     counts = count(entries)
     display.table("Summary", ["outcome", "files"], [(LABELS[o], n) for o, n in counts.items() if n])
-    attention = [e for e in entries if e.outcome in ("duplicate", "rejected", "failed") or e.status == "failed"]
+    attention = [
+        e for e in entries if e.outcome in ("duplicate", "rejected", "failed", "cancelled") or e.status == "failed"
+    ]
     if attention:
         rows = [(e.local.path, LABELS[e.outcome], _why(e)) for e in attention]
         display.table("Files", ["file", "outcome", "reason"], rows)

@@ -46,7 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ask = commands.add_parser("ask", help="ask a running server a question; the answer streams, then its sources")
     _common(ask, listen=True)
-    ask.add_argument("--kb", required=True, help="the knowledge base to ask")
+    ask.add_argument(
+        "--kb",
+        required=True,
+        action="append",
+        help="the knowledge base to ask; repeat it or give a comma list to ask several at once",
+    )
     ask.add_argument("--url", help="the server's base URL (default http://HOST:PORT from the settings)")
     ask.add_argument("--top-k", type=int, help="passages to retrieve")
     ask.add_argument("question")
@@ -122,8 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         return _run_worker(settings)
     if args.command == "ask":
         from kb_server.cli.ask import ask
+        from kb_server.cli.search import kb_names
 
-        return ask(args.url or _local_url(settings), args.kb, args.question, args.top_k)
+        return ask(args.url or _local_url(settings), kb_names(args.kb), args.question, args.top_k)
     if args.command == "eval":
         return _run_eval(args, settings)
     if args.command == "doctor":

@@ -1,4 +1,4 @@
-"""The operator commands of `kb-server`, clients of a running server: `ingest`, `kb`, `files`."""
+"""The operator commands of `kb-server`, clients of a running server: `ingest`, `kb`, `files`, `search`."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-OPERATOR_COMMANDS = ("ingest", "kb", "files")
+from vectorstore.settings import Preset
+
+OPERATOR_COMMANDS = ("ingest", "kb", "files", "search")
+EMBEDDING_PRESETS = get_args(Preset)
 URL_HELP = "the server's base URL (default http://HOST:PORT from the settings)"
 
 
@@ -64,6 +67,12 @@ def add_operator_commands(commands: Any, common: Callable[..., None]) -> None:
     create = client_parser(kb_actions, "create", "create a knowledge base")
     create.add_argument("name")
     create.add_argument("--description", default="")
+    create.add_argument(
+        "--preset",
+        choices=EMBEDDING_PRESETS,
+        help="the embedder it is built and searched with, for good (default: the server's embedding.preset); "
+        "minilm: English, fast; multilingual: Chinese and ~100 languages",
+    )
     rm = client_parser(kb_actions, "rm", "delete a knowledge base with all its files, chunks and vectors")
     rm.add_argument("name")
     rm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
@@ -72,7 +81,29 @@ def add_operator_commands(commands: Any, common: Callable[..., None]) -> None:
     files_actions = files.add_subparsers(dest="action", required=True, metavar="ACTION")
     ls = client_parser(files_actions, "ls", "list a knowledge base's files with their ingestion status")
     ls.add_argument("--kb", required=True)
-    ls.add_argument("--status", choices=["queued", "processing", "done", "failed"], help="only files in this status")
+    ls.add_argument(
+        "--status", choices=["queued", "processing", "done", "failed", "cancelled"], help="only files in this status"
+    )
+    cancel = client_parser(
+        files_actions,
+        "cancel",
+        "cancel the ingestion of queued or processing files: they end `cancelled`, with no chunks or vectors",
+    )
+    cancel.add_argument("--kb", required=True)
+    cancel.add_argument("file_ids", nargs="*", type=int, metavar="FILE_ID", help="the files to cancel")
+    cancel.add_argument("--all", action="store_true", help="every queued or processing file of the KB")
+    cancel.add_argument("--reason", help="shown as the files' error (default: cancelled on request)")
+
+    search = client_parser(commands, "search", "the best passages of one knowledge base or several, with their scores")
+    search.add_argument(
+        "--kb",
+        required=True,
+        action="append",
+        help="the knowledge base to search; repeat it or give a comma list to search several (results fused on score)",
+    )
+    search.add_argument("--top-k", type=_positive, default=5, metavar="N", help="results in all (5)")
+    search.add_argument("--mode", choices=["dense", "keyword", "hybrid"], help="retriever (default search.mode)")
+    search.add_argument("query")
 
 
 def run_operator_command(args: argparse.Namespace, base_url: str, api_key: str | None) -> int:
@@ -110,10 +141,21 @@ def run_operator_command(args: argparse.Namespace, base_url: str, api_key: str |
             return admin_commands.guarded(lambda: admin_commands.list_kbs(client, args.json))
         if args.command == "kb" and args.action == "create":
             return admin_commands.guarded(
-                lambda: admin_commands.create_kb(client, args.name, args.description, args.json)
+                lambda: admin_commands.create_kb(client, args.name, args.description, args.json, args.preset)
             )
         if args.command == "kb" and args.action == "rm":
             return admin_commands.guarded(lambda: admin_commands.delete_kb(client, args.name, args.yes, args.json))
         if args.command == "files" and args.action == "ls":
             return admin_commands.guarded(lambda: admin_commands.list_files(client, args.kb, args.status, args.json))
+        if args.command == "files" and args.action == "cancel":
+            return admin_commands.guarded(
+                lambda: admin_commands.cancel_files(client, args.kb, args.file_ids, args.all, args.reason, args.json)
+            )
+        if args.command == "search":
+            from kb_server.cli.search import kb_names, run_search
+
+            names = kb_names(args.kb)
+            return admin_commands.guarded(
+                lambda: run_search(client, names, args.query, args.top_k, args.mode, args.json)
+            )
     return 2

@@ -14,14 +14,13 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kb_server.runtime.container import Services
 from kb_server.schemas import AnswerSentence, Citation, SearchHit
-from kb_server.services import attribution, quoting
-from kb_server.services import search as search_service
+from kb_server.services import attribution, multi_search, quoting
 from kb_server.services.generation_pool import GenerationPool
 from kb_server.services.metrics import ApiMetrics
 from kb_server.services.passage_fit import TokenCounter, estimate_tokens, fit_passages
@@ -140,7 +139,7 @@ class Prepared:
 
 def prepare(
     services: Services,
-    kb: str,
+    kb: str | Sequence[str],
     question: str,
     history: list[dict[str, str]] | None,
     top_k: int | None,
@@ -150,12 +149,14 @@ def prepare(
 ) -> Prepared:
     """Retrieve passages and build the prompt; no citations means the KB has no answer.
 
+    `kb` is one knowledge base or several (their hits fused on score, see multi_search).
+
     With an ``engine``, the prompt is in its model's style and the passages are cut to its budget.
     """
     chat = services.settings.chat
     k = top_k or chat.top_k
     threshold = chat.score_threshold if score_threshold is None else score_threshold
-    hits = search_service.search(services, kb, question, k, threshold)
+    hits = multi_search.search_kbs(services, [kb] if isinstance(kb, str) else kb, question, k, threshold)
     groups = neighbour_runs(hits) if chat.merge_neighbours else [[h] for h in hits]
     citations = [_citation(n, run, hits) for n, run in enumerate(groups, start=1)]
     language = detect_language(question)
@@ -224,6 +225,7 @@ def _citation(n: int, run: list[SearchHit], ranked: list[SearchHit]) -> Citation
         rerank_score=max(reranked) if reranked else None,
         text=text,
         metadata=run[0].metadata,
+        kb=best.kb,
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from catalog import conversations as repository
 from catalog import repository as kb_repository
 from catalog.conversations import NewMessage
+from catalog.errors import Conflict
 from catalog.models import Conversation, Message
 from kb_server.runtime.container import Services
 from kb_server.schemas import ChatResponse
@@ -31,10 +32,12 @@ def default_title(question: str) -> str:
     return cut.rstrip(" ,;:.-") + "…"
 
 
-def create(services: Services, owner: str, kb: str, title: str = "") -> Conversation:
+def create(services: Services, owner: str, kbs: str | Sequence[str], title: str = "") -> Conversation:
     """Raises: NotFound (no such knowledge base)."""
-    kb_repository.get_kb(services.db, kb)
-    return repository.create_conversation(services.db, owner, [kb], " ".join(title.split()))
+    names = [kbs] if isinstance(kbs, str) else list(kbs)
+    for name in names:
+        kb_repository.get_kb(services.db, name)
+    return repository.create_conversation(services.db, owner, names, " ".join(title.split()))
 
 
 def list_conversations(services: Services, owner: str, limit: int, offset: int) -> Sequence[Conversation]:
@@ -76,6 +79,27 @@ def chat_history(
         NotFound: no such conversation of this owner.
     """
     return sent if conversation_id is None else history(services, owner, conversation_id)
+
+
+def resolve_kbs(services: Services, owner: str, conversation_id: int | None, kbs: list[str]) -> list[str]:
+    """The knowledge bases a question goes to: those named, or the conversation's when none are.
+
+    Raises:
+        NotFound: no such conversation of this owner.
+        Conflict: a KB named is not one of the conversation's (`conversation_kb_mismatch`).
+    """
+    if conversation_id is None:
+        return kbs
+    asked = repository.conversation_kbs(services.db, owner, conversation_id)
+    if not kbs:
+        return asked
+    if other := [kb for kb in kbs if kb not in asked]:
+        raise Conflict(
+            f"conversation {conversation_id} asks {', '.join(asked)}, not {', '.join(other)}: leave `kb`/`kbs` out "
+            "or start a new conversation",
+            code="conversation_kb_mismatch",
+        )
+    return kbs
 
 
 def recorder(

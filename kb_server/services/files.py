@@ -1,4 +1,7 @@
-"""Files of a knowledge base: upload (store, dedupe, enqueue), list, read, delete, re-ingest."""
+"""Files of a knowledge base: upload (store, dedupe, enqueue), list, read, delete, re-ingest.
+
+Uploading the bytes of a cancelled file again queues it again (same file id, new task id).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from ingestion.uploads import StagedBlob
 from kb_server.errors import TooManyRequests
 from kb_server.runtime.container import Services
 from kb_server.schemas import FileAccepted, UploadError
-from kb_server.services.search import check_embedder
+from kb_server.services.kb_embedders import kb_embedder
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +45,7 @@ def register_uploads(
     done = 0
     try:
         kb = repository.get_kb(services.db, kb_name)
-        check_embedder(services, kb)
+        kb_embedder(services, kb)  # refuses a KB whose embedder is not served here
         for raw_name, blob in staged:
             accepted.append(_register_one(services, kb.id, raw_name, blob))
             done += 1

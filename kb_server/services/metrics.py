@@ -24,7 +24,7 @@ from kb_server.runtime.container import Services
 log = logging.getLogger(__name__)
 
 STAGES = ("parsing", "chunking", "embedding", "indexing")
-STATUSES = ("queued", "processing", "done", "failed")
+STATUSES = ("queued", "processing", "done", "failed", "cancelled")
 
 
 class ApiMetrics:

@@ -12,6 +12,7 @@ _STATE_OF_FILE = {
     FileStatus.PROCESSING: "PROGRESS",
     FileStatus.DONE: "SUCCESS",
     FileStatus.FAILED: "FAILURE",
+    FileStatus.CANCELLED: "REVOKED",
 }
 
 

@@ -22,7 +22,7 @@ from kb_server.schemas import (
     UrlSubmitResult,
 )
 from kb_server.services.files import check_capacity
-from kb_server.services.search import check_embedder
+from kb_server.services.kb_embedders import kb_embedder
 
 _ACTIVE_FILE = (FileStatus.QUEUED, FileStatus.PROCESSING)
 _ACTIVE_PAGE = (UrlPageStatus.PENDING, UrlPageStatus.FETCHING)
@@ -49,7 +49,7 @@ def submit_urls(services: Services, kb_name: str, body: UrlSubmit) -> UrlSubmitR
         raise InvalidInput(f"max_pages {body.max_pages} is past urls.max_pages ({limits.max_pages})")
     check_capacity(services, kb_name)
     kb = repository.get_kb(services.db, kb_name)
-    check_embedder(services, kb)
+    kb_embedder(services, kb)  # refuses a KB whose embedder is not served here
     entries: list[UrlAccepted] = []
     seeds: list[Seed] = []
     refusals: list[UrlRefused] = []

@@ -44,7 +44,8 @@ def as_json(result: subprocess.CompletedProcess[str]) -> Any:
 
 
 def counts(**nonzero: int) -> dict[str, int]:
-    return {o: nonzero.get(o, 0) for o in ("done", "duplicate", "already", "rejected", "failed", "skipped")}
+    outcomes = ("done", "duplicate", "already", "rejected", "failed", "cancelled", "skipped")
+    return {o: nonzero.get(o, 0) for o in outcomes}
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from catalog import Chunk, Database, File, KnowledgeBase, Task, jobs, repository
+from catalog import Chunk, Database, File, KnowledgeBase, Task, cancellation, jobs, repository
 from catalog.owners import new_owner
 from ingestion.pipeline import IngestionContext, ingest
 from ingestion.settings import IngestionSettings
@@ -277,3 +277,28 @@ def test_a_run_whose_file_is_deleted_stops_and_never_writes_under_the_new_files_
     index = synced_index(ctx, kb)
     hits = index.search(ctx.embedder.embed_query("when does the office open"), 10)
     assert {file_of(i) for i, _ in hits} == {new_id}
+
+
+@pytest.mark.parametrize("stage", ["parsing", "chunking", "embedding", "indexing"])
+def test_a_run_cancelled_at_any_stage_stops_at_the_next_boundary_and_leaves_nothing(
+    ctx: IngestionContext, kb: KnowledgeBase, stage: str
+) -> None:
+    file_id = upload(ctx, kb, "notes.md", b"# Notes\n\n" + b"The office opens at nine on weekdays. " * 60)
+    seen: list[str] = []
+
+    def cancel_at(at: str, _current: int, _total: int, _fraction: float) -> None:
+        seen.append(at)
+        if at == stage and seen.count(at) == 1:
+            assert cancellation.cancel_file(ctx.db, kb.id, file_id, "stop") is not None
+
+    outcome = ingest(ctx, file_id, new_owner(), on_progress=cancel_at)
+
+    assert outcome.status == "cancelled"
+    assert seen[-1] == stage  # no progress after the cancel: the next report was refused
+    row = file_row(ctx.db, file_id)
+    assert (row.status, row.error, row.chunks, row.generation) == ("cancelled", "stop", 0, 0)
+    assert chunk_rows(ctx.db, file_id) == []
+    # At "indexing" the run had written its segment and keyword block: its refused commit deleted them.
+    assert ctx.segments.runs(kb.id).runs(file_id) == []
+    assert ctx.keywords.runs(kb.id).runs(file_id) == []
+    assert ingest(ctx, file_id, new_owner()).status == "cancelled"  # a redelivered task does nothing

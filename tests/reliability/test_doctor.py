@@ -322,6 +322,19 @@ def test_damage_is_found_and_repaired(data: Made, damage: str) -> None:
     assert doctor(data.root).findings == []
 
 
+def test_segments_a_cancelled_file_left_behind_are_found_and_deleted(data: Made) -> None:
+    """E.g. a worker that died between writing its run and seeing the cancel."""
+    file_id = data.done[0]
+    _sql(data, "UPDATE files SET status = 'cancelled', generation = 0, chunks = 0 WHERE id = ?", file_id)
+    _sql(data, "DELETE FROM chunks WHERE file_id = ?", file_id)
+    found = doctor(data.root)
+    assert _checks(found) == ["orphan_segment", "orphan_segment"], found.as_dict()
+    assert all("was cancelled" in f.detail for f in found.findings), found.as_dict()
+    assert doctor(data.root, repair=True).consistent
+    assert doctor(data.root).findings == []
+    assert _segments(data).file_ids(data.kb_id) == sorted(data.done[1:])
+
+
 def test_what_may_belong_to_work_in_progress_is_left_alone(data: Made) -> None:
     """A fresh temp file or blob, a cache in tmp, and the segment of a file being processed, are normal."""
     (data.root / "tmp" / "upload-arriving").write_bytes(b"half an upload")

@@ -82,6 +82,8 @@ class FakeApi:
         self.uploads: list[bytes] = []
         self.on_upload: Reply = error(415, "unsupported_file_type", "no uploads expected")
         self.conversations: dict[int, dict[str, Any]] = {}
+        self.cancels: list[str] = []
+        self.on_cancel: Reply = error(404, "not_found", "no cancel expected")
         page.route("**/api/**", self.handle)
 
     def handle(self, route: Route) -> None:
@@ -97,6 +99,9 @@ class FakeApi:
             self.on_upload(route)
         elif path == "/api/kbs/notes/files":
             route.fulfill(json={"files": self.files})
+        elif path.endswith("/cancel") and request.method == "POST":
+            self.cancels.append(path)
+            self.on_cancel(route)
         elif path == "/api/chat":
             body = request.post_data_json
             self.chat_requests.append(body)

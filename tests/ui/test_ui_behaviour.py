@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Route, expect
 
-from tests.ui.conftest import BrowserSession, UiOnlyServer, open_session
+from tests.ui.conftest import LAPTOP, PHONE, BrowserSession, UiOnlyServer, open_session
 from tests.ui.fake_api import CITATION, FakeApi, ask, error, file_entry, sse
 
 pytestmark = [pytest.mark.e2e]
@@ -227,3 +229,63 @@ def test_chat_keyboard_history_and_plain_error_messages(session: BrowserSession)
     expect(page.locator("#messages li")).to_have_count(0)
     expect(page.locator("#chat-empty")).to_be_visible()
     session.problems.assert_clean(allowed_errors=("status of 503",))
+
+
+def test_pending_files_have_a_cancel_button_and_the_kb_a_cancel_all(session: BrowserSession, artifacts: Path) -> None:
+    page = session.page
+    api = FakeApi(
+        page,
+        files=[
+            file_entry(),
+            file_entry(file_id=2, name="big.pdf", status="processing", stage="embedding", progress=0.4),
+            file_entry(file_id=3, name="later.md", status="queued", stage=None, progress=0.0),
+            file_entry(file_id=4, name="last.md", status="queued", stage=None, progress=0.0),
+        ],
+    )
+
+    def cancel(route: Route) -> None:
+        path = urlsplit(route.request.url).path
+        reason = (route.request.post_data_json or {}).get("reason")
+        gone = [2, 3, 4] if path == "/api/kbs/notes/cancel" else [int(path.split("/")[-2])]
+        for n, f in enumerate(api.files):
+            if f["file_id"] in gone:
+                api.files[n] = {**f, "status": "cancelled", "stage": None, "error": reason, "error_code": "cancelled"}
+        if path == "/api/kbs/notes/cancel":
+            route.fulfill(json={"cancelled": gone})
+        else:
+            route.fulfill(json=next(f for f in api.files if f["file_id"] == gone[0]))
+
+    api.on_cancel = cancel
+    page.goto("/#/kb/notes/files")
+    rows = page.locator("#file-rows tr[data-file-id]")
+    expect(rows).to_have_count(4)
+    cancel_buttons = page.locator("#file-rows button.cancel")
+    expect(page.locator("#file-rows tr[data-file-id='1'] button.cancel")).to_be_hidden()
+    expect(cancel_buttons.filter(visible=True)).to_have_count(3)
+    expect(page.locator("#cancel-pending")).to_have_text("Cancel all pending (3)")
+    page.screenshot(path=str(artifacts / "files-cancel-before.png"))
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=str(artifacts / "files-cancel-before-phone.png"), full_page=True)
+    page.set_viewport_size(LAPTOP)
+
+    page.locator("#file-rows tr[data-file-id='3'] button.cancel").click()
+    later = page.locator("#file-rows tr[data-file-id='3']")
+    expect(later).to_have_attribute("data-status", "cancelled")
+    expect(later.locator(".badge")).to_have_text("cancelled")
+    expect(later.locator(".reason")).to_have_text(
+        "cancelled from the web UI; re-ingest or upload it again to ingest it"
+    )
+    expect(later.locator("button.cancel")).to_be_hidden()
+    expect(page.locator("#cancel-pending")).to_have_text("Cancel all pending (2)")
+
+    page.click("#cancel-pending")
+    expect(page.locator("#confirm-message")).to_have_text(
+        "Cancel the 2 files not ingested yet? Files already done stay."
+    )
+    page.click("#confirm-ok")
+    expect(page.locator("#file-rows tr[data-status='cancelled']")).to_have_count(3)
+    expect(page.locator("#cancel-pending")).to_be_hidden()
+    expect(page.locator("#file-rows tr[data-file-id='1']")).to_have_attribute("data-status", "done")
+    assert api.cancels == ["/api/kbs/notes/files/3/cancel", "/api/kbs/notes/cancel"]
+    page.screenshot(path=str(artifacts / "files-cancel-after.png"))
+    session.problems.assert_clean()

@@ -18,14 +18,20 @@ from kb_server.services import conversations as conversation_service
 from llm import LLMError
 
 router = APIRouter(tags=["chat"])
-_errors: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 503: {"model": ErrorBody}}
+_errors: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody},
+    409: {"model": ErrorBody},
+    503: {"model": ErrorBody},
+}
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 @router.post("/api/chat", response_model=ChatResponse, responses=_errors)
 def chat(body: ChatRequest, services: ServicesDep, engine: ChatDep, owner: OwnerDep) -> Response | ChatResponse:
-    """Answer `question` from the knowledge base `kb`, citing passages as `[n]`.
+    """Answer `question` from the knowledge base `kb` (or several, `kbs`: each searched with its own
+    embedder, the passages taken from their hits fused on score; each citation names its `kb`),
+    citing passages as `[n]`.
 
     When no passage scores at least `score_threshold` (default `chat.score_threshold`), the answer
     is the fixed "no answer in the knowledge base" sentence with `refused: true, refused_by:
@@ -39,16 +45,18 @@ def chat(body: ChatRequest, services: ServicesDep, engine: ChatDep, owner: Owner
     `token` events (`{"delta"}`, the model's raw text), then `done` (the JSON response's fields,
     the cited answer; authoritative), or `error` (`{"code", "detail"}`).
 
-    With `conversation_id` (see `/api/conversations`; `X-Client-Id` names whose), the history is
-    the conversation's recent turns, and the question and its answer are stored in it before the
+    With `conversation_id` (see `/api/conversations`; `X-Client-Id` names whose), `kb`/`kbs` may be
+    left out (the conversation's; a KB that is not one of them is a 409 `conversation_kb_mismatch`),
+    the history is the conversation's recent turns, and the question and its answer are stored in it before the
     response (or the `done` event) is sent; an unknown conversation is a 404.
     """
+    kbs = conversation_service.resolve_kbs(services, owner, body.conversation_id, body.kb_names)
     sent = [t.model_dump() for t in body.history]
     history = conversation_service.chat_history(services, owner, body.conversation_id, sent)
     keep = conversation_service.recorder(services, owner, body.conversation_id, body.question)
     mode = engine.choose_mode(body.mode)
     prepared = chat_service.prepare(
-        services, body.kb, body.question, history, body.top_k, body.score_threshold, mode, engine
+        services, kbs, body.question, history, body.top_k, body.score_threshold, mode, engine
     )
     if body.stream:
         stream = chat_service.TokenStream(engine, prepared)

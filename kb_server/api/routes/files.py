@@ -47,7 +47,8 @@ async def upload_files(kb: str, request: Request, services: ServicesDep) -> Uplo
     """Upload one or many files (multipart field `files`). Answers at once, before any parsing.
 
     Each file is `queued` (its ingestion task id is given), `duplicate` (the same bytes are already
-    in this knowledge base: the existing `file_id` is given), or `rejected` with a reason. If every
+    in this knowledge base: the existing `file_id` is given), or `rejected` with a reason. The bytes
+    of a `cancelled` file are queued again, under its `file_id`. If every
     file is rejected the answer is 415. Limits (`limits.*`): a file or request too large is 413
     (refused as the bytes arrive), too many files is 400, too much work pending is 429.
     """
@@ -70,7 +71,8 @@ def list_files(kb: str, services: ServicesDep) -> FileList:
 
 @router.get("/{file_id}", response_model=FilePublic, responses=_errors)
 def read_file_status(kb: str, file_id: int, services: ServicesDep) -> FilePublic:
-    """A file's status: `queued`, `processing` (with `stage` and `progress` 0..1), `done` or `failed` (with `error`)."""
+    """A file's status: `queued`, `processing` (with `stage` and `progress` 0..1), `done`, or `failed` or
+    `cancelled` (with `error`)."""
     return FilePublic.of(file_service.get_file(services, kb, file_id))
 
 

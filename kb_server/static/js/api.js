@@ -120,6 +120,10 @@ export const deleteKb = (kb) => request("DELETE", kbPath(kb));
 export const listFiles = async (kb) => (await getJson(`${kbPath(kb)}/files`)).files;
 export const deleteFile = (kb, id) => request("DELETE", `${kbPath(kb)}/files/${id}`);
 export const reingestFile = async (kb, id) => (await request("POST", `${kbPath(kb)}/files/${id}/reingest`)).json();
+export const cancelFile = async (kb, id) =>
+  (await request("POST", `${kbPath(kb)}/files/${id}/cancel`, { json: { reason: "cancelled from the web UI" } })).json();
+export const cancelPending = async (kb) =>
+  (await request("POST", `${kbPath(kb)}/cancel`, { json: { reason: "cancelled from the web UI" } })).json();
 
 export const listConversations = async () => (await getJson("/api/conversations?limit=200")).conversations;
 export const createConversation = async (kb) => (await request("POST", "/api/conversations", { json: { kb } })).json();

@@ -1,6 +1,7 @@
 // The files of one knowledge base: drop or pick files to upload, then follow each one through
-// queued → parsing → chunking → embedding → indexing → done. The table comes from the server
-// (GET /api/kbs/{kb}/files), polled while work is under way, so a reload loses nothing.
+// queued → parsing → chunking → embedding → indexing → done (or cancel it on the way). The table
+// comes from the server (GET /api/kbs/{kb}/files), polled while work is under way, so a reload
+// loses nothing.
 
 import * as api from "./api.js";
 import { $, confirmDialog, formatBytes, formatTime, h } from "./dom.js";
@@ -22,6 +23,7 @@ export class FilesView {
     this.empty = $("#files-empty", root);
     this.count = $("#file-count", root);
     this.input = $("#file-input", root);
+    this.cancelAll = $("#cancel-pending", root);
     this.kb = null;
     this.files = [];
     this.uploads = [];
@@ -36,6 +38,7 @@ export class FilesView {
   bind() {
     const zone = $("#dropzone", this.root);
     $("#pick-files", this.root).addEventListener("click", () => this.input.click());
+    this.cancelAll.addEventListener("click", () => this.cancelPending());
     this.input.addEventListener("change", () => {
       this.add([...this.input.files]);
       this.input.value = "";
@@ -180,14 +183,48 @@ export class FilesView {
     });
     this.empty.hidden = entries.length > 0 || !this.kb;
     this.count.textContent = this.files.length ? `(${this.files.length})` : "";
+    const pending = this.files.filter(isPending).length;
+    this.cancelAll.hidden = pending === 0;
+    this.cancelAll.textContent = `Cancel all pending (${pending})`;
   }
 
   fileRow(f) {
-    const reingest = h("button", { type: "button", class: "small", text: "Re-ingest" });
+    const cancel = h("button", { type: "button", class: "small cancel", text: "Cancel" });
+    const reingest = h("button", { type: "button", class: "small reingest", text: "Re-ingest" });
     const remove = h("button", { type: "button", class: "small danger", text: "Delete" });
+    cancel.addEventListener("click", () => this.cancel(f.file_id, cancel));
     reingest.addEventListener("click", () => this.reingest(f.file_id, reingest));
     remove.addEventListener("click", () => this.remove(f.file_id, remove));
-    return baseRow({ fileId: String(f.file_id) }, h("td", { class: "actions" }, reingest, remove));
+    return baseRow({ fileId: String(f.file_id) }, h("td", { class: "actions" }, cancel, reingest, remove));
+  }
+
+  async cancel(fileId, button) {
+    button.disabled = true;
+    try {
+      const file = await api.cancelFile(this.kb, fileId);
+      this.files = this.files.map((f) => (f.file_id === fileId ? file : f));
+      this.render();
+    } catch (err) {
+      this.onError(`Could not cancel: ${err.message}`);
+    } finally {
+      button.disabled = false;
+    }
+    this.refresh();
+  }
+
+  async cancelPending() {
+    const pending = this.files.filter(isPending).length;
+    const message = `Cancel the ${pending} file${pending === 1 ? "" : "s"} not ingested yet? Files already done stay.`;
+    if (!(await confirmDialog(message, "Cancel all pending"))) return;
+    this.cancelAll.disabled = true;
+    try {
+      await api.cancelPending(this.kb);
+    } catch (err) {
+      this.onError(`Could not cancel: ${err.message}`);
+    } finally {
+      this.cancelAll.disabled = false;
+    }
+    this.refresh();
   }
 
   uploadRow(u) {
@@ -229,6 +266,10 @@ export class FilesView {
   }
 }
 
+function isPending(f) {
+  return f.status === "queued" || f.status === "processing";
+}
+
 function baseRow(dataset, actions) {
   const status = h("td", { class: "status", "data-label": "Status" },
     h("div", { class: "stage" }, h("span", { class: "badge" }), h("span", { class: "pct" })),
@@ -267,9 +308,11 @@ function fillFile(tr, f) {
   setText(tr.querySelector(".time"), formatTime(f.created_at));
   tr.querySelector(".time").title = `added ${f.created_at}, updated ${f.updated_at}`;
   const stage = f.status === "processing" ? f.stage || "processing" : f.status;
-  const progress = f.status === "done" || f.status === "failed" ? 1 : f.status === "queued" ? 0 : f.progress;
-  const reason = f.status === "failed" ? [f.error, f.error_code && `(${f.error_code})`].filter(Boolean).join(" ") : "";
+  const progress = { done: 1, failed: 1, processing: f.progress }[f.status] ?? 0;
+  const reason = f.status === "failed" ? [f.error, f.error_code && `(${f.error_code})`].filter(Boolean).join(" ")
+    : f.status === "cancelled" ? `${f.error || "cancelled"}; re-ingest or upload it again to ingest it` : "";
   fillStatus(tr, { status: f.status, stage, progress, reason, label: stage });
+  tr.querySelector(".actions .cancel").hidden = !isPending(f);
 }
 
 function fillUpload(tr, u) {
