@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from catalog.database import SQLITE_BUSY_TIMEOUT_S
 from ingestion.settings import IngestionSettings
+from ingestion.web.settings import UrlSettings
 from llm.settings import LLMSettings
 from vectorstore.settings import EmbeddingSettings, RerankSettings, VectorIndexSettings
 
@@ -152,6 +153,7 @@ class Settings(BaseSettings):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     openai: OpenAICompatSettings = Field(default_factory=OpenAICompatSettings)
+    urls: UrlSettings = Field(default_factory=UrlSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
 
     @classmethod

@@ -309,7 +309,7 @@ export class ChatView {
 
   citeButton(c, label, kind) {
     const button = h("button", { type: "button", class: kind, text: label, dataset: { n: String(c.n) },
-      title: `${c.file_name}, score ${formatScore(c.score)}` });
+      title: `${c.source_url || c.file_name}, score ${formatScore(c.score)}` });
     button.addEventListener("click", () => this.openPassage(c));
     return button;
   }
@@ -327,6 +327,11 @@ export class ChatView {
       meta.push(`${label} ${value}`);
     }
     $("#passage-meta", this.dialog).textContent = meta.join(" · ");
+    const source = $("#passage-source", this.dialog);
+    const url = /^https?:\/\//i.test(c.source_url || "") ? c.source_url : "";
+    const link = url && h("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: url });
+    source.replaceChildren(...(link ? [link] : []));
+    source.hidden = !url;
     $("#passage-text", this.dialog).textContent = c.text;
     this.dialog.showModal();
   }
