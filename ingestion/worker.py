@@ -6,7 +6,7 @@ import logging
 import os
 import socket
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from celery import Celery
@@ -24,6 +24,8 @@ from ingestion.queueing import INGEST_TASK
 from ingestion.recovery import RecoveryLoop
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
+from ingestion.web import tasks as web_tasks
+from ingestion.web.settings import UrlSettings
 from vectorstore import EmbeddingSettings, SegmentStore
 from vectorstore.embedder_registry import build_embedder_registry
 from vectorstore.keyword_index import KeywordSegmentStore
@@ -46,6 +48,7 @@ class WorkerConfig:
     concurrency: int = 1
     nice: int = 5
     log_level: str = "INFO"
+    urls: UrlSettings = field(default_factory=UrlSettings)
 
 
 def build_context(config: WorkerConfig) -> IngestionContext:
@@ -78,6 +81,7 @@ def run_worker(config: WorkerConfig) -> None:
     tempfile.tempdir = str(config.tmp_dir)
     context = build_context(config)
     runtime.install(context, MetricsRecorder(config.broker_url))
+    web_tasks.install(config.urls)
 
     @worker_process_init.connect(weak=False)
     def _load_model_in_child(**_: object) -> None:

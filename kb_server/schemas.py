@@ -110,6 +110,7 @@ class FilePublic(BaseModel):
     error_code: str | None
     task_id: str | None
     attempts: int
+    source_url: str | None = Field(default=None, description="the web page the file was fetched from")
     created_at: datetime
     updated_at: datetime
 
@@ -132,6 +133,7 @@ class FilePublic(BaseModel):
             error_code=f.error_code,
             task_id=f.task_id,
             attempts=f.attempts,
+            source_url=f.source_url,
             created_at=f.created_at,
             updated_at=f.updated_at,
         )
@@ -229,6 +231,7 @@ class SearchHit(BaseModel):
     )
     file_id: int
     file_name: str
+    source_url: str | None = Field(default=None, description="the web page the file was fetched from")
     metadata: dict[str, Any]
     kb: str | None = Field(default=None, description="the knowledge base it comes from")
 
@@ -259,6 +262,7 @@ class Citation(BaseModel):
     )
     file_id: int
     file_name: str
+    source_url: str | None = Field(default=None, description="the web page the file was fetched from")
     score: float = Field(description="the best retrieval score (0..1) among the passage's chunks")
     rerank_score: float | None = Field(default=None, description="the cross-encoder's 0..1 score, when reranked")
     text: str
@@ -446,3 +450,52 @@ class ConversationDetail(ConversationPublic):
 
 class ConversationList(BaseModel):
     conversations: list[ConversationPublic]
+
+
+class UrlSubmit(BaseModel):
+    urls: list[str] = Field(min_length=1, description="http(s) URLs of pages (or, with `sitemap`, of sites)")
+    depth: int = Field(default=0, ge=0, description="follow same-host links this many steps (at most `urls.max_depth`)")
+    max_pages: int = Field(
+        default=50, ge=1, description="pages fetched for the whole request (at most `urls.max_pages`)"
+    )
+    sitemap: bool = Field(
+        default=False, description="read each URL's sitemap (the URL itself if it ends in .xml, else /sitemap.xml)"
+    )
+
+
+class UrlAccepted(BaseModel):
+    url: str = Field(description="as given")
+    normalized: str | None = Field(default=None, description="the URL that is fetched (or the sitemap read)")
+    status: Literal["accepted", "refused"]
+    error: UploadError | None = Field(
+        default=None, description="why it was refused: scheme, invalid_url, credentials, unresolvable, private_address"
+    )
+
+
+class UrlSubmitResult(BaseModel):
+    request_id: str
+    urls: list[UrlAccepted]
+
+
+class UrlPagePublic(BaseModel):
+    url: str
+    kind: Literal["page", "sitemap"]
+    depth: int
+    status: Literal["pending", "fetching", "fetched", "duplicate", "failed"]
+    title: str | None
+    file_id: int | None
+    file_status: str | None = Field(description="the ingestion status of the page's file")
+    chunks: int
+    error_code: str | None
+    error: str | None
+
+
+class UrlRequestPublic(BaseModel):
+    request_id: str
+    state: Literal["running", "done"] = Field(
+        description="done: every page fetched or failed, and every fetched page's file ingested or failed"
+    )
+    depth: int
+    max_pages: int
+    pages_taken: int
+    pages: list[UrlPagePublic]

@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from catalog.database import SQLITE_BUSY_TIMEOUT_S
 from ingestion.settings import IngestionSettings
+from ingestion.web.settings import UrlSettings
 from llm.settings import LLMSettings
 from vectorstore.settings import EmbeddingSettings, RerankSettings, VectorIndexSettings
 
@@ -81,7 +82,7 @@ class ChatSettings(BaseModel):
         description="a model refusal while a passage scored at least this counts as a suspected false refusal",
     )
     passage_tokens: int = Field(
-        default=450,
+        default=250,
         ge=0,
         description="passages given to the LLM are cut to about this many tokens in all, keeping the heading and "
         "the sentences from the best match on (0: whole); prompt processing is most of the time to first token",
@@ -162,6 +163,7 @@ class Settings(BaseSettings):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     openai: OpenAICompatSettings = Field(default_factory=OpenAICompatSettings)
+    urls: UrlSettings = Field(default_factory=UrlSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
 
     @classmethod

@@ -20,6 +20,7 @@ from kb_server.api.routes import metrics as metrics_router
 from kb_server.api.routes import openai as openai_router
 from kb_server.api.routes import search as search_router
 from kb_server.api.routes import tasks as tasks_router
+from kb_server.api.routes import urls as urls_router
 from kb_server.api.routes.ui import mount_ui
 from kb_server.api.security import install_security
 from kb_server.runtime.container import Services, build_services
@@ -73,6 +74,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         metrics_router,
         kbs_router,
         files_router,
+        urls_router,
         cancel_router,
         search_router,
         tasks_router,

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog.errors import CatalogError, Conflict, NotFound
 from ingestion.errors import DocumentError, IngestionError, TransientError, UnsupportedFile
+from ingestion.web.errors import UrlRefused
 from kb_server.errors import ApiError
 from llm.errors import LLMBusy, LLMError, LLMGenerationError, LLMNotInstalled, LLMUnavailable
 from vectorstore.errors import EmbedderUnavailable, VectorStoreError
@@ -27,6 +28,7 @@ _DOMAIN_STATUS: list[tuple[type[Exception], int]] = [
     (NotFound, 404),
     (Conflict, 409),
     (UnsupportedFile, 415),
+    (UrlRefused, 422),
     (DocumentError, 422),
     (TransientError, 503),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_args
@@ -32,9 +33,12 @@ def add_operator_commands(commands: Any, common: Callable[..., None]) -> None:
         return parser
 
     ingest = client_parser(
-        commands, "ingest", "upload files and directories to a running server and follow them until ingested"
+        commands,
+        "ingest",
+        "upload files and directories to a running server, or have it fetch web pages (--page), and follow "
+        "them until ingested",
     )
-    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files, or directories to walk")
+    ingest.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files, or directories to walk")
     ingest.add_argument("--kb", required=True, help="the knowledge base to add them to")
     ingest.add_argument("-r", "--recursive", action="store_true", help="walk subdirectories too")
     ingest.add_argument(
@@ -49,6 +53,13 @@ def add_operator_commands(commands: Any, common: Callable[..., None]) -> None:
     )
     ingest.add_argument("--create", action="store_true", help="create the knowledge base if it does not exist")
     ingest.add_argument("--batch", type=_positive, default=20, metavar="N", help="files per upload request (20)")
+    web = ingest.add_argument_group("web pages (fetched by the server; --url names the server)")
+    web.add_argument(
+        "--page", action="append", default=[], metavar="URL", help="a web page to fetch into the KB (repeatable)"
+    )
+    web.add_argument("--depth", type=int, default=0, metavar="N", help="follow same-host links N steps (0)")
+    web.add_argument("--max-pages", type=_positive, default=50, metavar="N", help="pages for the whole request (50)")
+    web.add_argument("--sitemap", action="store_true", help="read each site's sitemap.xml for its pages")
 
     kb = commands.add_parser("kb", help="list, create or delete the knowledge bases of a running server")
     kb_actions = kb.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -100,8 +111,20 @@ def run_operator_command(args: argparse.Namespace, base_url: str, api_key: str |
     from kb_server.cli.api_client import ApiClient
 
     with ApiClient(base_url, api_key) as client:
+        if args.command == "ingest" and args.page:
+            from kb_server.cli.ingest_web import PageOptions, run_ingest_pages
+
+            if args.paths:
+                print("kb-server: give files or --page URLs, not both", file=sys.stderr)
+                return 2
+            pages = PageOptions(args.kb, args.page, args.depth, args.max_pages, args.sitemap, args.create, args.json)
+            return run_ingest_pages(client, pages)
         if args.command == "ingest":
             from kb_server.cli.ingest import IngestOptions, run_ingest
+
+            if not args.paths:
+                print("kb-server: give files or directories to ingest, or --page URL", file=sys.stderr)
+                return 2
 
             options = IngestOptions(
                 kb=args.kb,

@@ -60,6 +60,7 @@ def worker_config(settings: Settings, broker_url: str) -> WorkerConfig:
         concurrency=settings.worker.concurrency,
         nice=settings.worker.nice,
         log_level=settings.log_level,
+        urls=settings.urls,
     )
 
 

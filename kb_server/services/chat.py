@@ -230,6 +230,7 @@ def _citation(n: int, run: list[SearchHit], ranked: list[SearchHit]) -> Citation
         chunk_ids=ids,
         file_id=best.file_id,
         file_name=best.file_name,
+        source_url=best.source_url,
         score=max(h.score for h in run),
         rerank_score=max(reranked) if reranked else None,
         text=text,
@@ -239,7 +240,8 @@ def _citation(n: int, run: list[SearchHit], ranked: list[SearchHit]) -> Citation
 
 
 def _source(c: Citation) -> str:
-    return f"{c.file_name}, {where}" if (where := location(c.metadata)) else c.file_name
+    name = f"{c.file_name} ({c.source_url})" if c.source_url else c.file_name
+    return f"{name}, {where}" if (where := location(c.metadata)) else name
 
 
 def location(meta: dict[str, Any]) -> str:

@@ -189,7 +189,7 @@ def _hits(
 ) -> list[SearchHit]:
     hits: list[SearchHit] = []
     seen: list[set[str]] = []
-    chunks: dict[int, tuple[Chunk, str]] = {}
+    chunks: dict[int, tuple[Chunk, str, str | None]] = {}
     batch = top_k * 3
     for i, (cid, score) in enumerate(ranked):
         if i % batch == 0:  # rows are read a batch at a time: most queries need only the first
@@ -197,7 +197,7 @@ def _hits(
         found = chunks.get(cid)
         if found is None:  # deleted since the index was refreshed
             continue
-        chunk, file_name = found
+        chunk, file_name, source_url = found
         shingles = _shingles(chunk.text)
         if dedupe < 1.0 and any(_jaccard(shingles, s) >= dedupe for s in seen):
             continue  # a near-copy of a better hit (the same page uploaded twice, boilerplate)
@@ -209,6 +209,7 @@ def _hits(
                 score=round(score, 6),
                 file_id=chunk.file_id,
                 file_name=file_name,
+                source_url=source_url,
                 metadata=chunk.meta or {},
                 kb=kb.name,
             )

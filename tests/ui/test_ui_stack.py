@@ -183,6 +183,30 @@ def check_conversations(page: Page, browser: Browser, origin: str, artifacts: Pa
         other.context.close()
 
 
+def check_two_kbs(page: Page, stack: Stack, artifacts: Path) -> None:
+    """ "Also ask…" another KB: a new conversation over both, whose passages each name their KB."""
+    stack.client.create_kb("animals")
+    zh_docs = [(name, (REPO / "tests" / "fixtures" / "zh" / name).read_bytes()) for name in ZH_DOCS]
+    stack.client.upload("animals", zh_docs)
+    assert [f["status"] for f in stack.client.wait_settled("animals", expected=len(ZH_DOCS))] == ["done"] * 3
+    page.reload()
+    page.locator("#also-ask summary").click()
+    page.check("#also-ask-list input[value='animals']")
+    expect(page.locator("#chat-kb")).to_have_text("manuals + animals")
+    expect(page.locator("#messages li")).to_have_count(0)
+    with page.expect_request("**/api/chat") as sent:
+        panda = ask_quoted(page, "manuals", ZH_QUESTION)
+    assert sent.value.post_data_json["kbs"] == ["manuals", "animals"]
+    assert "animals" in {c["kb"] for c in last_reply(page, "manuals")["citations"]}
+    expect(panda.locator(".sources button.chip", has_text="animals: panda.md")).not_to_have_count(0)
+    node = ask_quoted(page, "manuals", QUESTION)
+    assert "manuals" in {c["kb"] for c in last_reply(page, "manuals")["citations"]}
+    expect(node.locator(".sources button.chip", has_text="manuals: nodejs-api-http.md")).not_to_have_count(0)
+    snapshot(page, artifacts, "chat-two-kbs")
+    expect(page.locator("#conversation-list li")).to_have_count(2)
+    stack.client.http.delete("/api/kbs/animals")
+
+
 def test_upload_ingest_chat_cite_and_delete_through_the_page(
     session: BrowserSession, browser: Browser, stack: Stack, shared_data: Path, artifacts: Path, tmp_path: Path
 ) -> None:
@@ -264,6 +288,7 @@ def test_upload_ingest_chat_cite_and_delete_through_the_page(
     page.keyboard.press("Escape")
     page.screenshot(path=str(artifacts / "chat-quote-en-laptop.png"))
     check_conversations(page, browser, stack.base_url, artifacts)
+    check_two_kbs(page, stack, artifacts)
 
     page.click("#tab-files")
     row = file_row(page, DOCS[1])

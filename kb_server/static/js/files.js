@@ -5,6 +5,7 @@
 
 import * as api from "./api.js";
 import { $, confirmDialog, formatBytes, formatTime, h } from "./dom.js";
+import { fillName } from "./webpages.js";
 
 const BUSY_POLL_MS = 1000;
 const IDLE_POLL_MS = 10000;
@@ -300,7 +301,7 @@ function fillStatus(tr, { status, stage, progress, reason, label }) {
 }
 
 function fillFile(tr, f) {
-  setText(tr.querySelector(".name"), f.name);
+  fillName(tr.querySelector(".name"), f.name, f.source_url);
   tr.querySelector(".name").title = `sha256 ${f.sha256}`;
   setText(tr.querySelector(".size"), formatBytes(f.size));
   setText(tr.querySelector(".chunks"), f.status === "done" ? String(f.chunks) : "–");

@@ -1,7 +1,7 @@
 """turn ids and what a turn was searched for
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004_web_pages
 Create Date: 2026-12-03
 
 A client may send a turn again (a retry after a dropped connection): its `turn_id` is stored on
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | Sequence[str] | None = "0003"
+revision: str = "0005"
+down_revision: str | Sequence[str] | None = "0004_web_pages"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
