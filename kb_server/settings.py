@@ -88,7 +88,7 @@ class ChatSettings(BaseModel):
         "the sentences from the best match on (0: whole); prompt processing is most of the time to first token",
     )
     rewrite: Literal["llm", "keywords", "off"] = Field(
-        default="llm",
+        default="keywords",
         description="a follow-up is searched as a standalone question: llm (the chat model rewrites it from the "
         "recent turns; key terms carried when it cannot), keywords (the previous question's key terms carried "
         "into a follow-up that looks dependent, no model), off; `rewrite: false` per request turns it off",
