@@ -146,14 +146,19 @@ async () => {
 
 
 def check_conversations(page: Page, browser: Browser, origin: str, artifacts: Path) -> None:
-    """The two questions asked so far are one conversation on the server: listed under the first
+    """The questions asked so far and a follow-up are one conversation on the server: the follow-up
+    is searched with the first question's terms (shown), the conversation is listed under the first
     question, reopened after a reload, renamed; a second one is started, the first reopened, the
     second deleted; another browser sees none of them."""
+    follow_up = ask_quoted(page, "manuals", "and how do I stop it?")
+    expect(follow_up.locator(".searched-for")).to_contain_text("Searched for: and how do I stop it? (")
+    expect(follow_up.locator(".searched-for")).to_contain_text("HTTP")
     listed = page.locator("#conversation-list li")
     expect(listed).to_have_count(1)
     expect(listed.locator(".open")).to_have_text(QUESTION)
     page.reload()
-    expect(page.locator("#messages li")).to_have_count(4)
+    expect(page.locator("#messages li")).to_have_count(6)
+    expect(page.locator("#messages li.assistant .searched-for").last).to_contain_text("Searched for:")
     expect(listed).to_have_attribute("aria-current", "true")
     listed.locator(".rename").click()
     page.fill("#rename-input", "Node HTTP servers")
@@ -167,7 +172,7 @@ def check_conversations(page: Page, browser: Browser, origin: str, artifacts: Pa
     expect(listed).to_have_count(2)
     snapshot(page, artifacts, "conversations")
     page.locator("#conversation-list li", has_text="Node HTTP servers").locator(".open").click()
-    expect(page.locator("#messages li")).to_have_count(4)
+    expect(page.locator("#messages li")).to_have_count(6)
     page.locator("#conversation-list li", has_text=QUESTION).locator(".delete").click()
     page.click("#confirm-ok")
     expect(listed).to_have_count(1)
