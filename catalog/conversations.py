@@ -5,7 +5,9 @@ Each change is one conditional statement: rename and delete are one UPDATE / DEL
 appending a turn takes its positions with one UPDATE of the conversation's `turns` counter (the
 row lock on PostgreSQL, the write lock on SQLite order concurrent appends) and inserts the two
 messages in the same transaction; UNIQUE(conversation_id, position) makes a double position
-impossible whatever happens above.
+impossible whatever happens above. A turn sent with a client `turn_id` is stored once: a unique
+index on (conversation_id, turn_id) turns a concurrent second copy into a rollback, after which the
+stored turn is returned.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import case, delete, desc, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from catalog.database import Database
@@ -30,6 +33,10 @@ class NewMessage:
     sentences: list[dict[str, Any]] = field(default_factory=list)
     refused: bool = False
     refused_by: str | None = None
+    turn_id: str | None = None
+    searched_for: str | None = None
+    mode: str | None = None
+    fallback: str | None = None
 
 
 def _missing(conversation_id: int) -> NotFound:
@@ -69,6 +76,16 @@ def get_conversation(db: Database, owner: str, conversation_id: int) -> tuple[Co
             select(Message).where(Message.conversation_id == conversation_id).order_by(Message.position)
         ).all()
         return conversation, messages
+
+
+def conversation_kbs(db: Database, owner: str, conversation_id: int) -> list[str]:
+    """The knowledge bases a conversation asks.
+
+    Raises:
+        NotFound: no such conversation of this owner.
+    """
+    with db.read() as s:
+        return list(_owned(s, owner, conversation_id).kbs or [])
 
 
 def recent_messages(db: Database, owner: str, conversation_id: int, limit: int) -> list[Message]:
@@ -125,9 +142,41 @@ def append_turn(
 
     `title` becomes the conversation's title if it has none yet (in the same UPDATE).
 
+    A question with a `turn_id` the conversation already holds writes nothing: the stored turn is
+    returned (whoever stored it first, also when two copies race).
+
     Raises:
         NotFound: no such conversation of this owner (deleted meanwhile, say); nothing is written.
     """
+    try:
+        return _append(db, owner, conversation_id, question, answer, title)
+    except IntegrityError:
+        stored = find_turn(db, owner, conversation_id, question.turn_id) if question.turn_id else None
+        if stored is None:
+            raise
+        return stored
+
+
+def find_turn(db: Database, owner: str, conversation_id: int, turn_id: str) -> tuple[Message, Message] | None:
+    """The question stored with `turn_id` and its answer, or None.
+
+    Raises:
+        NotFound: no such conversation of this owner.
+    """
+    with db.read() as s:
+        _owned(s, owner, conversation_id)
+        asked = s.scalar(select(Message).where(Message.conversation_id == conversation_id, Message.turn_id == turn_id))
+        if asked is None:
+            return None
+        reply = s.scalar(
+            select(Message).where(Message.conversation_id == conversation_id, Message.position == asked.position + 1)
+        )
+        return (asked, reply) if reply is not None else None
+
+
+def _append(
+    db: Database, owner: str, conversation_id: int, question: NewMessage, answer: NewMessage, title: str
+) -> tuple[Message, Message]:
     now = utcnow()
     with db.write() as s:
         turns = s.execute(
@@ -154,6 +203,10 @@ def append_turn(
                 refused=m.refused,
                 refused_by=m.refused_by,
                 created_at=now,
+                turn_id=m.turn_id,
+                searched_for=m.searched_for,
+                mode=m.mode,
+                fallback=m.fallback,
             )
             for i, m in enumerate((question, answer))
         )

@@ -93,6 +93,8 @@ class File(Base):
     replaced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # Chunks of the committed run whose vectors the vector cache gave (not embedded again).
     cached_chunks: Mapped[int] = mapped_column(Integer, default=0)
+    # The web page the bytes were fetched from (None: uploaded).
+    source_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -155,6 +157,8 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("conversation_id", "position", name="uq_messages_conversation_position"),
+        # A retried turn (same client turn id) can never be stored twice; NULLs are distinct.
+        Index("uq_messages_conversation_turn", "conversation_id", "turn_id", unique=True),
         {"sqlite_autoincrement": True},
     )
 
@@ -169,3 +173,67 @@ class Message(Base):
     refused: Mapped[bool] = mapped_column(Boolean, default=False)
     refused_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    turn_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the client's, on the question
+    # Of an answer: what was searched (the question made standalone), and what produced it.
+    searched_for: Mapped[str | None] = mapped_column(Text, nullable=True)
+    mode: Mapped[str | None] = mapped_column(String(16), nullable=True)  # generate | quote
+    fallback: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class UrlRequest(Base):
+    """One `POST /urls`: its crawl limits and how many pages it has taken so far."""
+
+    __tablename__ = "url_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kb_id: Mapped[int] = mapped_column(ForeignKey("knowledge_bases.id", ondelete="CASCADE"), index=True)
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    max_pages: Mapped[int] = mapped_column(Integer)
+    # Pages taken; a page is added only by an UPDATE that keeps this below max_pages, so any
+    # number of workers crawling one request never exceed it.
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class UrlPageStatus:
+    PENDING = "pending"
+    FETCHING = "fetching"
+    FETCHED = "fetched"  # its file is registered (see the file for ingestion)
+    DUPLICATE = "duplicate"  # the same bytes were already in the knowledge base
+    FAILED = "failed"
+
+
+class UrlPage(Base):
+    """A URL of a request (a page, or a sitemap to read) and what came of it."""
+
+    __tablename__ = "url_pages"
+    __table_args__ = (
+        UniqueConstraint("request_id", "url", name="uq_url_pages_request_url"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("url_requests.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    kind: Mapped[str] = mapped_column(String(8), default="page")  # page | sitemap
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default=UrlPageStatus.PENDING)
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("files.id", ondelete="SET NULL"), nullable=True)
+    title: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The validators the page was served with, for a later conditional re-fetch (refresh).
+    etag: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    last_modified: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class UrlRobots(Base):
+    """robots.txt of a host as read once per request (a synthetic "disallow all" if unreadable)."""
+
+    __tablename__ = "url_robots"
+
+    request_id: Mapped[str] = mapped_column(ForeignKey("url_requests.id", ondelete="CASCADE"), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(300), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)

@@ -95,6 +95,7 @@ def register_file(
     task_id: str,
     place: Callable[[], object] | None = None,
     *,
+    source_url: str | None = None,
     replace_name: bool = False,
 ) -> Registration:
     """Record an upload, or find the file with the same bytes already in this knowledge base.
@@ -127,6 +128,7 @@ def register_file(
                     size=size,
                     mime=mime,
                     task_id=task_id,
+                    source_url=source_url,
                     version=previous.version + 1 if previous else 1,
                     replaces=previous.id if previous else None,
                 )
@@ -310,17 +312,17 @@ def kb_version(db: Database, kb_id: int) -> int:
         return int(s.scalar(select(KnowledgeBase.version).where(KnowledgeBase.id == kb_id)) or 0)
 
 
-def chunks_by_ids(db: Database, kb_id: int, ids: Sequence[int]) -> dict[int, tuple[Chunk, str]]:
-    """Chunks of searchable files by id, with their file names; ids of deleted files are left out."""
+def chunks_by_ids(db: Database, kb_id: int, ids: Sequence[int]) -> dict[int, tuple[Chunk, str, str | None]]:
+    """Chunks of searchable files by id, with their file names and source URLs; ids of deleted files are left out."""
     if not ids:
         return {}
     with db.read() as s:
         rows = s.execute(
-            select(Chunk, File.name)
+            select(Chunk, File.name, File.source_url)
             .join(File, File.id == Chunk.file_id)
             .where(Chunk.id.in_(list(ids)), Chunk.kb_id == kb_id, *_searchable())
         ).all()
-        return {chunk.id: (chunk, name) for chunk, name in rows}
+        return {chunk.id: (chunk, name, url) for chunk, name, url in rows}
 
 
 def chunk_texts(db: Database, file_id: int) -> list[tuple[int, str]]:

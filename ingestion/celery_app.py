@@ -6,6 +6,7 @@ from celery import Celery
 
 from ingestion.settings import IngestionSettings
 from ingestion.tasks import register_tasks
+from ingestion.web.tasks import register_web_tasks
 
 
 def create_celery(broker_url: str, settings: IngestionSettings) -> Celery:
@@ -38,4 +39,5 @@ def create_celery(broker_url: str, settings: IngestionSettings) -> Celery:
         worker_cancel_long_running_tasks_on_connection_loss=False,
     )
     register_tasks(app, settings)
+    register_web_tasks(app)
     return app

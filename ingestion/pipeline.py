@@ -31,6 +31,8 @@ from ingestion.parsing import parse_document
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
 from vectorstore import Embedder, Segment, SegmentStore
+from vectorstore.embedder_registry import EmbedderRegistry
+from vectorstore.errors import EmbedderUnavailable
 from vectorstore.ids import MAX_CHUNKS_PER_FILE, chunk_id
 from vectorstore.keyword_index import KeywordSegmentStore
 from vectorstore.model_spec import same_vector_space
@@ -53,12 +55,30 @@ class IngestionContext:
     uploads: UploadStore
     segments: SegmentStore
     settings: IngestionSettings
-    embedder_factory: Callable[[], Embedder]
+    embedder_factory: Callable[[], Embedder]  # the configured preset's
     keywords: KeywordSegmentStore
+    embedders: EmbedderRegistry | None = None  # the other presets', for KBs built with them; None: only the default
 
     @cached_property
     def embedder(self) -> Embedder:
         return self.embedder_factory()
+
+    def embedder_for(self, recorded: str, dim: int) -> Embedder:
+        """The embedder that makes the vectors of a KB recorded as (`recorded`, `dim`); the default
+        one when no other does (the caller then refuses the mismatch).
+
+        Raises:
+            DocumentError: the KB's embedder is known but cannot be loaded in this worker.
+        """
+        default = self.embedder
+        if self.embedders is None or same_vector_space(recorded, default.identity, dim, default.dim):
+            return default
+        try:
+            return self.embedders.for_kb(recorded, dim) or default
+        except EmbedderUnavailable as exc:
+            raise DocumentError(
+                f"this worker cannot load the knowledge base's embedder: {exc}", code="embedder_unavailable"
+            ) from exc
 
 
 @dataclass(frozen=True)
@@ -138,11 +158,12 @@ def _run(
             on_progress(stage, current, total, fraction)
 
     recorded = jobs.kb_embedder(ctx.db, claim.kb_id)
-    embedder = ctx.embedder
+    embedder = ctx.embedder_for(*recorded) if recorded is not None else ctx.embedder
     if recorded is not None and not same_vector_space(recorded[0], embedder.identity, recorded[1], embedder.dim):
         raise DocumentError(
-            f"this worker embeds with {embedder.name} ({embedder.dim}-d) but the knowledge base was built with "
-            f"{recorded[0].split('|', 1)[0]} ({recorded[1]}-d): run the worker with the KB's embedder, then re-ingest",
+            f"this worker has no embedder that makes the knowledge base's vectors: it was built with "
+            f"{recorded[0].split('|', 1)[0]} ({recorded[1]}-d), this worker embeds with {embedder.name} "
+            f"({embedder.dim}-d): run the worker with the KB's embedder, then re-ingest",
             code="embedder_mismatch",
         )
     report("parsing", 0, 1)
@@ -177,7 +198,7 @@ def _run(
 
     texts = [r.text for r in rows]
     batch = EMBED_PROGRESS_STEP
-    vectors = np.zeros((len(texts), ctx.embedder.dim), dtype=np.float32)
+    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     # Shortest first across the whole file: each batch pads to its longest text, so similar
     # lengths together waste the least compute.
     order = np.argsort([len(t) for t in texts], kind="stable")
@@ -185,7 +206,7 @@ def _run(
     hits_before = getattr(ctx.embedder, "hits", 0)
     for start in range(0, len(texts), batch):
         part = order[start : start + batch]
-        vectors[part] = ctx.embedder.embed_documents([texts[i] for i in part])
+        vectors[part] = embedder.embed_documents([texts[i] for i in part])
         report("embedding", min(start + batch, len(texts)), len(texts))
     # Passages the vector cache already knew (e.g. the unchanged ones of a new version).
     cached = getattr(ctx.embedder, "hits", 0) - hits_before

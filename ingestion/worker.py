@@ -6,7 +6,7 @@ import logging
 import os
 import socket
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from celery import Celery
@@ -24,7 +24,10 @@ from ingestion.queueing import INGEST_TASK
 from ingestion.recovery import RecoveryLoop
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
-from vectorstore import EmbeddingSettings, SegmentStore, build_embedder
+from ingestion.web import tasks as web_tasks
+from ingestion.web.settings import UrlSettings
+from vectorstore import EmbeddingSettings, SegmentStore
+from vectorstore.embedder_registry import build_embedder_registry
 from vectorstore.keyword_index import KeywordSegmentStore
 
 log = logging.getLogger(__name__)
@@ -45,20 +48,23 @@ class WorkerConfig:
     concurrency: int = 1
     nice: int = 5
     log_level: str = "INFO"
+    urls: UrlSettings = field(default_factory=UrlSettings)
 
 
 def build_context(config: WorkerConfig) -> IngestionContext:
     db = Database(config.database_url)
     migrate(db)
+    # Nothing is loaded here (before the pool forks): each pool process loads the configured
+    # preset's model at start, another preset's when a file of a KB built with it comes.
+    embedders = build_embedder_registry(config.embedding, config.cache_dir, config.concurrency)
     return IngestionContext(
         db=db,
         uploads=UploadStore(config.uploads_dir, config.tmp_dir),
         segments=SegmentStore(config.segments_dir),
         settings=config.ingestion,
-        embedder_factory=lambda: build_embedder(
-            config.embedding, cache_dir=config.cache_dir, processes=config.concurrency
-        ),
+        embedder_factory=embedders.get,
         keywords=KeywordSegmentStore(config.segments_dir),
+        embedders=embedders,
     )
 
 
@@ -75,6 +81,7 @@ def run_worker(config: WorkerConfig) -> None:
     tempfile.tempdir = str(config.tmp_dir)
     context = build_context(config)
     runtime.install(context, MetricsRecorder(config.broker_url))
+    web_tasks.install(config.urls)
 
     @worker_process_init.connect(weak=False)
     def _load_model_in_child(**_: object) -> None:

@@ -6,14 +6,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_serializer, field_validator
+from pydantic import BaseModel, Field, field_serializer, field_validator, model_validator
 
 from catalog.models import Conversation, File, KnowledgeBase, Message
+from vectorstore.settings import Preset
 
 # Names are labels in the catalog and never become paths; still, keep them plain.
 KB_NAME_PATTERN = r"^[\w][\w.\-]{0,63}$"
 # Catalog ids are 32-bit integers on PostgreSQL: a larger one names nothing, and is refused as invalid.
 MAX_ID = 2**31 - 1
+# Knowledge bases one search or question may go to: each is searched with its own embedder.
+MAX_KBS = 8
 
 
 def _utc(value: datetime) -> datetime:
@@ -28,6 +31,11 @@ class ErrorBody(BaseModel):
 class KBCreate(BaseModel):
     name: str = Field(pattern=KB_NAME_PATTERN, description="letters, digits, _ . - ; at most 64; no '..'")
     description: str = Field(default="", max_length=2000)
+    embedding_preset: Preset | None = Field(
+        default=None,
+        description="the embedder this KB is built and searched with, for good: a bundled preset (minilm: English, "
+        "fast; multilingual: Chinese and ~100 languages) or the configured one; null: `embedding.preset`",
+    )
 
     @field_validator("name")
     @classmethod
@@ -42,6 +50,9 @@ class KBPublic(BaseModel):
     description: str
     embedder: str
     dim: int
+    embedding_preset: str | None = Field(
+        default=None, description="the embedding preset it was built with; null when no preset of this server's made it"
+    )
     files: int = 0
     chunks: int = 0
     created_at: datetime
@@ -51,12 +62,13 @@ class KBPublic(BaseModel):
         return _utc(value).isoformat()
 
     @classmethod
-    def of(cls, kb: KnowledgeBase, files: int = 0, chunks: int = 0) -> KBPublic:
+    def of(cls, kb: KnowledgeBase, files: int = 0, chunks: int = 0, preset: str | None = None) -> KBPublic:
         return cls(
             name=kb.name,
             description=kb.description,
             embedder=kb.embedder,
             dim=kb.dim,
+            embedding_preset=preset,
             files=files,
             chunks=chunks,
             created_at=kb.created_at,
@@ -107,6 +119,7 @@ class FilePublic(BaseModel):
     replaces: int | None
     replaced_at: datetime | None
     cached_chunks: int
+    source_url: str | None = Field(default=None, description="the web page the file was fetched from")
     created_at: datetime
     updated_at: datetime
 
@@ -137,6 +150,7 @@ class FilePublic(BaseModel):
             replaces=f.replaces,
             replaced_at=f.replaced_at,
             cached_chunks=f.cached_chunks,
+            source_url=f.source_url,
             created_at=f.created_at,
             updated_at=f.updated_at,
         )
@@ -175,6 +189,35 @@ class TaskPublic(BaseModel):
     error: str | None = None
 
 
+class KBChoice(BaseModel):
+    """One knowledge base (`kb`) or several (`kbs`), never both."""
+
+    kb: str | None = Field(default=None, description="the knowledge base")
+    kbs: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_KBS,
+        description=f"several knowledge bases (at most {MAX_KBS}), each searched with its own embedder; results "
+        "fused on their 0..1 scores, best first, each naming its `kb`",
+    )
+
+    def _kb_required(self) -> bool:
+        return True
+
+    @model_validator(mode="after")
+    def _one_way(self) -> KBChoice:
+        if self.kb is not None and self.kbs is not None:
+            raise ValueError("give either `kb` or `kbs`, not both")
+        if self.kb is None and not self.kbs and self._kb_required():
+            raise ValueError("name the knowledge base: `kb`, or several as `kbs`")
+        return self
+
+    @property
+    def kb_names(self) -> list[str]:
+        """The knowledge bases asked, in order, each once (none: left to the conversation)."""
+        return list(dict.fromkeys(self.kbs or ([self.kb] if self.kb is not None else [])))
+
+
 class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=4000)
     top_k: int = Field(default=5, ge=1, le=100)
@@ -205,7 +248,13 @@ class SearchHit(BaseModel):
     )
     file_id: int
     file_name: str
+    source_url: str | None = Field(default=None, description="the web page the file was fetched from")
     metadata: dict[str, Any]
+    kb: str | None = Field(default=None, description="the knowledge base it comes from")
+
+
+class KBSearchRequest(KBChoice, SearchRequest):
+    """A search of one knowledge base or several."""
 
 
 class SearchResponse(BaseModel):
@@ -230,10 +279,12 @@ class Citation(BaseModel):
     )
     file_id: int
     file_name: str
+    source_url: str | None = Field(default=None, description="the web page the file was fetched from")
     score: float = Field(description="the best retrieval score (0..1) among the passage's chunks")
     rerank_score: float | None = Field(default=None, description="the cross-encoder's 0..1 score, when reranked")
     text: str
     metadata: dict[str, Any] = Field(default_factory=dict)
+    kb: str | None = Field(default=None, description="the knowledge base it comes from")
 
 
 class ChatTurn(BaseModel):
@@ -241,8 +292,7 @@ class ChatTurn(BaseModel):
     content: str = Field(max_length=20000)
 
 
-class ChatRequest(BaseModel):
-    kb: str
+class ChatRequest(KBChoice):
     question: str = Field(min_length=1, max_length=4000)
     history: list[ChatTurn] = Field(default_factory=list, max_length=50)
     top_k: int | None = Field(default=None, ge=1, le=20)
@@ -256,8 +306,27 @@ class ChatRequest(BaseModel):
         ge=1,
         le=MAX_ID,
         description="a server-side conversation: its recent turns are the history (`history` is ignored), and "
-        "the question and its answer are appended to it",
+        "the question and its answer are appended to it; `kb`/`kbs` may be left out (the conversation's)",
     )
+    turn_id: str | None = Field(
+        default=None,
+        pattern=r"^[\w.:\-]{1,64}$",
+        description="with `conversation_id`: the client's id of this turn. Sent again (a retry), the stored "
+        "answer comes back and nothing is generated or stored twice",
+    )
+    rewrite: bool = Field(
+        default=True,
+        description="search a follow-up as a standalone question (`chat.rewrite`); false: search it as asked",
+    )
+
+    @model_validator(mode="after")
+    def _turn_in_a_conversation(self) -> ChatRequest:
+        if self.turn_id is not None and self.conversation_id is None:
+            raise ValueError("`turn_id` needs a `conversation_id`")
+        return self
+
+    def _kb_required(self) -> bool:
+        return self.conversation_id is None
 
 
 class AnswerSentence(BaseModel):
@@ -288,10 +357,28 @@ class ChatResponse(BaseModel):
         default_factory=list, description="the answer sentence by sentence, with its citations; empty when refused"
     )
     unsupported: int = Field(default=0, description="how many sentences no passage supports")
+    searched_for: str | None = Field(
+        default=None,
+        description="the follow-up rewritten to stand on its own, which is what was searched; null: searched as asked",
+    )
+    conversation_id: int | None = Field(default=None, description="the conversation the turn was stored in")
 
 
-class ConversationCreate(BaseModel):
-    kb: str = Field(description="the knowledge base it asks")
+class RewriteRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=4000)
+    history: list[ChatTurn] = Field(default_factory=list, max_length=50)
+    method: Literal["llm", "keywords"] | None = Field(default=None, description="null: `chat.rewrite`")
+
+
+class RewriteResponse(BaseModel):
+    question: str
+    searched_for: str | None = Field(description="the question rewritten to stand alone; null: it is searched as asked")
+    method: Literal["llm", "keywords"] | None = Field(
+        description="what rewrote it (keywords also when the model could not); null: not rewritten"
+    )
+
+
+class ConversationCreate(KBChoice):
     title: str = Field(default="", max_length=200, description="empty: the first question, shortened")
 
 
@@ -341,6 +428,9 @@ class MessagePublic(BaseModel):
     sentences: list[AnswerSentence] = Field(default_factory=list)
     refused: bool = False
     refused_by: Literal["threshold", "model", "unsupported"] | None = None
+    mode: Literal["generate", "quote"] | None = Field(default=None, description="of an answer: what produced it")
+    fallback: str | None = None
+    searched_for: str | None = Field(default=None, description="of an answer: what was searched, when rewritten")
     created_at: datetime
 
     @field_serializer("created_at")
@@ -358,6 +448,9 @@ class MessagePublic(BaseModel):
                 "sentences": m.sentences or [],
                 "refused": m.refused,
                 "refused_by": m.refused_by,
+                "mode": m.mode,
+                "fallback": m.fallback,
+                "searched_for": m.searched_for,
                 "created_at": m.created_at,
             }
         )
@@ -374,3 +467,52 @@ class ConversationDetail(ConversationPublic):
 
 class ConversationList(BaseModel):
     conversations: list[ConversationPublic]
+
+
+class UrlSubmit(BaseModel):
+    urls: list[str] = Field(min_length=1, description="http(s) URLs of pages (or, with `sitemap`, of sites)")
+    depth: int = Field(default=0, ge=0, description="follow same-host links this many steps (at most `urls.max_depth`)")
+    max_pages: int = Field(
+        default=50, ge=1, description="pages fetched for the whole request (at most `urls.max_pages`)"
+    )
+    sitemap: bool = Field(
+        default=False, description="read each URL's sitemap (the URL itself if it ends in .xml, else /sitemap.xml)"
+    )
+
+
+class UrlAccepted(BaseModel):
+    url: str = Field(description="as given")
+    normalized: str | None = Field(default=None, description="the URL that is fetched (or the sitemap read)")
+    status: Literal["accepted", "refused"]
+    error: UploadError | None = Field(
+        default=None, description="why it was refused: scheme, invalid_url, credentials, unresolvable, private_address"
+    )
+
+
+class UrlSubmitResult(BaseModel):
+    request_id: str
+    urls: list[UrlAccepted]
+
+
+class UrlPagePublic(BaseModel):
+    url: str
+    kind: Literal["page", "sitemap"]
+    depth: int
+    status: Literal["pending", "fetching", "fetched", "duplicate", "failed"]
+    title: str | None
+    file_id: int | None
+    file_status: str | None = Field(description="the ingestion status of the page's file")
+    chunks: int
+    error_code: str | None
+    error: str | None
+
+
+class UrlRequestPublic(BaseModel):
+    request_id: str
+    state: Literal["running", "done"] = Field(
+        description="done: every page fetched or failed, and every fetched page's file ingested or failed"
+    )
+    depth: int
+    max_pages: int
+    pages_taken: int
+    pages: list[UrlPagePublic]

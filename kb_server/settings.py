@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from catalog.database import SQLITE_BUSY_TIMEOUT_S
 from ingestion.settings import IngestionSettings
+from ingestion.web.settings import UrlSettings
 from llm.settings import LLMSettings
 from vectorstore.settings import EmbeddingSettings, RerankSettings, VectorIndexSettings
 
@@ -81,11 +82,40 @@ class ChatSettings(BaseModel):
         description="a model refusal while a passage scored at least this counts as a suspected false refusal",
     )
     passage_tokens: int = Field(
-        default=450,
+        default=250,
         ge=0,
         description="passages given to the LLM are cut to about this many tokens in all, keeping the heading and "
         "the sentences from the best match on (0: whole); prompt processing is most of the time to first token",
     )
+    rewrite: Literal["llm", "keywords", "off"] = Field(
+        default="keywords",
+        description="a follow-up is searched as a standalone question: llm (the chat model rewrites it from the "
+        "recent turns; key terms carried when it cannot), keywords (the previous question's key terms carried "
+        "into a follow-up that looks dependent, no model), off; `rewrite: false` per request turns it off",
+    )
+    rewrite_max_tokens: int = Field(default=48, ge=8, le=256, description="new tokens of an LLM rewrite at most")
+    rewrite_timeout_s: float = Field(
+        default=8.0, gt=0, description="an LLM rewrite not done by then is dropped for the key-terms one"
+    )
+
+
+class OpenAICompatSettings(BaseModel):
+    """The OpenAI-compatible endpoint (`/v1`): every knowledge base is a model, and so is each combination here."""
+
+    combined_models: list[str] = Field(
+        default_factory=list,
+        description='models over several KBs, listed by /v1/models: names joined by "+" (e.g. "faq+manuals"); '
+        "chat completions accept any such combination of existing KBs",
+    )
+
+    @field_validator("combined_models")
+    @classmethod
+    def _several_names(cls, value: list[str]) -> list[str]:
+        for model in value:
+            names = model.split("+")
+            if len(names) < 2 or not all(names):
+                raise ValueError(f'{model!r}: a combined model names two or more knowledge bases joined by "+"')
+        return value
 
 
 class LimitSettings(BaseModel):
@@ -132,6 +162,8 @@ class Settings(BaseSettings):
     rerank: RerankSettings = Field(default_factory=RerankSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    openai: OpenAICompatSettings = Field(default_factory=OpenAICompatSettings)
+    urls: UrlSettings = Field(default_factory=UrlSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
 
     @classmethod

@@ -217,11 +217,12 @@ class KBIndexRegistry:
         self._indexes: dict[int, KBIndex] = {}
         self._lock = threading.Lock()
 
-    def get(self, kb_id: int) -> KBIndex:
+    def get(self, kb_id: int, dim: int | None = None) -> KBIndex:
+        """The KB's index; `dim` is its vectors' (each KB keeps its own embedder), default the registry's."""
         with self._lock:
             index = self._indexes.get(kb_id)
             if index is None:
-                index = self._indexes[kb_id] = KBIndex(kb_id, self._dim, self._segments, self._settings)
+                index = self._indexes[kb_id] = KBIndex(kb_id, dim or self._dim, self._segments, self._settings)
             return index
 
     def forget(self, kb_id: int) -> None:

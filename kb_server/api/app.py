@@ -20,9 +20,11 @@ from kb_server.api.routes import metrics as metrics_router
 from kb_server.api.routes import openai as openai_router
 from kb_server.api.routes import search as search_router
 from kb_server.api.routes import tasks as tasks_router
+from kb_server.api.routes import urls as urls_router
 from kb_server.api.routes.ui import mount_ui
 from kb_server.api.security import install_security
 from kb_server.runtime.container import Services, build_services
+from kb_server.services import kb_embedders
 from kb_server.services.chat import ChatEngine
 from kb_server.services.metrics import ApiMetrics
 from kb_server.services.recovery import recovery_loop
@@ -39,6 +41,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         app.state.chat = ChatEngine.build(built)
         app.state.chat.metrics = metrics
         metrics.attach(built)
+        app.state.embedder_warm_up = kb_embedders.warm_up(built)
         recovery = recovery_loop(built) if settings.recovery_enabled else None
         if recovery:
             recovery.start()
@@ -71,6 +74,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         metrics_router,
         kbs_router,
         files_router,
+        urls_router,
         cancel_router,
         search_router,
         tasks_router,

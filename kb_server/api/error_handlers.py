@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog.errors import CatalogError, Conflict, NotFound
 from ingestion.errors import DocumentError, IngestionError, TransientError, UnsupportedFile
+from ingestion.web.errors import UrlRefused
 from kb_server.errors import ApiError
 from llm.errors import LLMBusy, LLMError, LLMGenerationError, LLMNotInstalled, LLMUnavailable
 from vectorstore.errors import EmbedderUnavailable, VectorStoreError
@@ -27,6 +28,7 @@ _DOMAIN_STATUS: list[tuple[type[Exception], int]] = [
     (NotFound, 404),
     (Conflict, 409),
     (UnsupportedFile, 415),
+    (UrlRefused, 422),
     (DocumentError, 422),
     (TransientError, 503),
 ]
@@ -69,8 +71,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(VectorStoreError)
     async def _store_error(_: Request, exc: VectorStoreError) -> JSONResponse:
-        status = 503 if isinstance(exc, EmbedderUnavailable) else 500
-        return JSONResponse(error_body("vector_store_error", str(exc)), status_code=status)
+        if isinstance(exc, EmbedderUnavailable):
+            return JSONResponse(error_body("embedder_unavailable", str(exc)), status_code=503)
+        return JSONResponse(error_body("vector_store_error", str(exc)), status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -40,16 +40,28 @@ def list_kbs(client: ApiClient, as_json: bool, out: TextIO = sys.stdout) -> int:
     if not kbs:
         out.write("no knowledge bases\n")
         return 0
-    rows = [(k["name"], k["files"], k["chunks"], k["embedder"], k["created_at"][:10], k["description"]) for k in kbs]
+    rows = [(k["name"], k["files"], k["chunks"], _preset(k), k["created_at"][:10], k["description"]) for k in kbs]
     display_for(out).table("", ["name", "files", "chunks", "embedder", "created", "description"], rows)
     return 0
 
 
-def create_kb(client: ApiClient, name: str, description: str, as_json: bool, out: TextIO = sys.stdout) -> int:
-    kb = client.create_kb(name, description)
+def _preset(kb: dict[str, Any]) -> str:
+    """The KB's embedding preset, or its embedder's name when no preset of the server's made it."""
+    return str(kb.get("embedding_preset") or kb["embedder"].split("|", 1)[0])
+
+
+def create_kb(
+    client: ApiClient,
+    name: str,
+    description: str,
+    as_json: bool,
+    preset: str | None = None,
+    out: TextIO = sys.stdout,
+) -> int:
+    kb = client.create_kb(name, description, preset)
     if as_json:
         return _dump(kb, out)
-    out.write(f"created knowledge base {kb['name']} (embedder {kb['embedder']}, {kb['dim']} dimensions)\n")
+    out.write(f"created knowledge base {kb['name']} (embedder {_preset(kb)}, {kb['dim']} dimensions)\n")
     return 0
 
 

@@ -138,8 +138,11 @@ class ApiClient:
     def get_kb(self, name: str) -> dict[str, Any]:
         return dict(self.request("GET", f"/api/kbs/{quote(name, safe='')}").json())
 
-    def create_kb(self, name: str, description: str = "") -> dict[str, Any]:
-        return dict(self.request("POST", "/api/kbs", json={"name": name, "description": description}).json())
+    def create_kb(self, name: str, description: str = "", preset: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": name, "description": description}
+        if preset:
+            body["embedding_preset"] = preset
+        return dict(self.request("POST", "/api/kbs", json=body).json())
 
     def delete_kb(self, name: str) -> None:
         self.request("DELETE", f"/api/kbs/{quote(name, safe='')}")

@@ -15,8 +15,8 @@ from typing import Any, TextIO
 
 import httpx
 
+from kb_server.cli.search import hit_source, kb_selector
 from kb_server.cli.terminal import is_tty
-from kb_server.services.chat import location
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 UNSUPPORTED = "(unsupported)"
@@ -69,10 +69,26 @@ def _erase_draft(draft: str, out: TextIO) -> None:
     out.write(f"\r\x1b[{rows - 1}A\x1b[J" if rows > 1 else "\r\x1b[J")
 
 
-def ask(base_url: str, kb: str, question: str, top_k: int | None, out: TextIO = sys.stdout) -> int:
-    """Stream the answer, then list the sources; returns the exit code."""
+def ask(
+    base_url: str,
+    kbs: list[str],
+    question: str,
+    top_k: int | None,
+    out: TextIO | None = None,
+    conversation_id: int | None = None,
+    rewrite: bool = True,
+) -> int:
+    """Stream the answer from one knowledge base or several, then list the sources; returns the exit code.
+
+    In a conversation (`conversation_id`) the question follows its earlier turns and is stored in it;
+    `kbs` may then be empty (the conversation's).
+    """
+    out = out or sys.stdout  # read at the call: a test's capture replaces it
     tty = is_tty(out)
-    body: dict[str, Any] = {"kb": kb, "question": question, "stream": True}
+    selector = kb_selector(kbs) if kbs else {}
+    body: dict[str, Any] = {**selector, "question": question, "stream": True, "rewrite": rewrite}
+    if conversation_id is not None:
+        body["conversation_id"] = conversation_id
     if top_k:
         body["top_k"] = top_k
     try:
@@ -112,11 +128,13 @@ def ask(base_url: str, kb: str, question: str, top_k: int | None, out: TextIO = 
         out.write("(the model's answer was not found in the passages, so it is not shown)\n")
     if done.get("fallback") == "no_llm":
         out.write("(no LLM is installed: quoted from the passages)\n")
+    if done.get("searched_for"):
+        out.write(f"(searched for: {done['searched_for']})\n")
     if citations:
         out.write("\nSources:\n")
+        several = len(kbs) > 1 or len({c.get("kb") for c in citations}) > 1  # a conversation's KBs too
         for c in citations:
-            spot = location(c.get("metadata", {}))
-            where = f"{c['file_name']}, {spot}" if spot else c["file_name"]
+            where = hit_source(c, several)
             snippet = " ".join(c["text"].split())[:100]
             out.write(f"  [{c['n']}] {where} (score {c['score']:.2f}, chunk {c['chunk_id']}): {snippet}\n")
     return 0

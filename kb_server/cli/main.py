@@ -46,7 +46,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ask = commands.add_parser("ask", help="ask a running server a question; the answer streams, then its sources")
     _common(ask, listen=True)
-    ask.add_argument("--kb", required=True, help="the knowledge base to ask")
+    ask.add_argument(
+        "--kb",
+        action="append",
+        help="the knowledge base to ask; repeat it or give a comma list to ask several at once "
+        "(required unless --conversation names one)",
+    )
+    ask.add_argument(
+        "--conversation",
+        type=int,
+        metavar="ID",
+        help="ask in this server-side conversation (POST /api/conversations): after its turns, and stored in it",
+    )
+    ask.add_argument(
+        "--no-rewrite",
+        action="store_true",
+        help="search a follow-up as typed, not rewritten into a standalone question",
+    )
     ask.add_argument("--url", help="the server's base URL (default http://HOST:PORT from the settings)")
     ask.add_argument("--top-k", type=int, help="passages to retrieve")
     ask.add_argument("question")
@@ -64,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="QA",
         help='answers: JSON lines of {"question", "answer"}, each asked through /api/chat and judged',
     )
+    source.add_argument(
+        "--dialogues",
+        type=Path,
+        metavar="FILE",
+        help='follow-ups: JSON lines of {"turns": [{"question", "file", "heading"}, …]}; hit@k of turn 1, '
+        "and of turn 2 as typed, rewritten with key terms and by the LLM",
+    )
     ev.add_argument(
         "--mode",
         choices=[*RETRIEVAL_MODES, "generate", "quote"],
@@ -80,8 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
         help='JSON lines of {"question"} the KB cannot answer: how many are refused',
     )
     ev.add_argument("--threshold", type=float, help="refusal threshold (default chat.score_threshold)")
-    ev.add_argument("--limit", type=int, help="answers: only the first N questions of each file")
-    ev.add_argument("--csv", type=Path, help="answers: write one row per question to this CSV")
+    ev.add_argument(
+        "--reference",
+        type=Path,
+        metavar="QA",
+        help='dialogues: JSON lines of {"question", "answer", "file"} holding each turn\'s answer by file and heading',
+    )
+    ev.add_argument("--limit", type=int, help="answers, dialogues: only the first N of each file")
+    ev.add_argument("--csv", type=Path, help="answers, dialogues: write one row per question to this CSV")
     ev.add_argument("--url", help="the server's base URL (default http://HOST:PORT from the settings)")
     add_operator_commands(commands, _common)
     doctor = commands.add_parser("doctor", help="check that the catalog, segments, uploads and Redis agree")
@@ -122,8 +151,19 @@ def main(argv: list[str] | None = None) -> int:
         return _run_worker(settings)
     if args.command == "ask":
         from kb_server.cli.ask import ask
+        from kb_server.cli.search import kb_names
 
-        return ask(args.url or _local_url(settings), args.kb, args.question, args.top_k)
+        if not args.kb and args.conversation is None:
+            print("kb-server: ask needs --kb or --conversation", file=sys.stderr)
+            return 2
+        return ask(
+            args.url or _local_url(settings),
+            kb_names(args.kb or []),
+            args.question,
+            args.top_k,
+            conversation_id=args.conversation,
+            rewrite=not args.no_rewrite,
+        )
     if args.command == "eval":
         return _run_eval(args, settings)
     if args.command == "doctor":
@@ -161,6 +201,13 @@ def _run_eval(args: argparse.Namespace, settings: Settings) -> int:
             csv_path=args.csv,
             threshold=args.threshold,
         )
+    if args.dialogues is not None:
+        from kb_server.cli.eval_dialogues import run_dialogue_eval
+
+        if args.mode or args.tokenizer or args.misses or args.negatives:
+            print("kb-server: --dialogues takes --reference, --limit and --csv only", file=sys.stderr)
+            return 2
+        return run_dialogue_eval(url, args.kb, args.dialogues, args.reference, limit=args.limit, csv_path=args.csv)
     from kb_server.cli.eval import run_eval
 
     if args.mode in ("generate", "quote") or args.csv or args.limit is not None:

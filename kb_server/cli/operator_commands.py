@@ -1,13 +1,17 @@
-"""The operator commands of `kb-server`, clients of a running server: `ingest`, `kb`, `files`."""
+"""The operator commands of `kb-server`, clients of a running server: `ingest`, `kb`, `files`, `search`."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-OPERATOR_COMMANDS = ("ingest", "kb", "files")
+from vectorstore.settings import Preset
+
+OPERATOR_COMMANDS = ("ingest", "kb", "files", "search")
+EMBEDDING_PRESETS = get_args(Preset)
 URL_HELP = "the server's base URL (default http://HOST:PORT from the settings)"
 
 
@@ -29,9 +33,12 @@ def add_operator_commands(commands: Any, common: Callable[..., None]) -> None:
         return parser
 
     ingest = client_parser(
-        commands, "ingest", "upload files and directories to a running server and follow them until ingested"
+        commands,
+        "ingest",
+        "upload files and directories to a running server, or have it fetch web pages (--page), and follow "
+        "them until ingested",
     )
-    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files, or directories to walk")
+    ingest.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files, or directories to walk")
     ingest.add_argument("--kb", required=True, help="the knowledge base to add them to")
     ingest.add_argument("-r", "--recursive", action="store_true", help="walk subdirectories too")
     ingest.add_argument(
@@ -53,6 +60,13 @@ def add_operator_commands(commands: Any, common: Callable[..., None]) -> None:
         help="a file whose name is already in the KB (other bytes): send it as that document's next version "
         "(replace, the default) or as another document (keep_both). Files of one name in this run are kept apart",
     )
+    web = ingest.add_argument_group("web pages (fetched by the server; --url names the server)")
+    web.add_argument(
+        "--page", action="append", default=[], metavar="URL", help="a web page to fetch into the KB (repeatable)"
+    )
+    web.add_argument("--depth", type=int, default=0, metavar="N", help="follow same-host links N steps (0)")
+    web.add_argument("--max-pages", type=_positive, default=50, metavar="N", help="pages for the whole request (50)")
+    web.add_argument("--sitemap", action="store_true", help="read each site's sitemap.xml for its pages")
 
     kb = commands.add_parser("kb", help="list, create or delete the knowledge bases of a running server")
     kb_actions = kb.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -60,6 +74,12 @@ def add_operator_commands(commands: Any, common: Callable[..., None]) -> None:
     create = client_parser(kb_actions, "create", "create a knowledge base")
     create.add_argument("name")
     create.add_argument("--description", default="")
+    create.add_argument(
+        "--preset",
+        choices=EMBEDDING_PRESETS,
+        help="the embedder it is built and searched with, for good (default: the server's embedding.preset); "
+        "minilm: English, fast; multilingual: Chinese and ~100 languages",
+    )
     rm = client_parser(kb_actions, "rm", "delete a knowledge base with all its files, chunks and vectors")
     rm.add_argument("name")
     rm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
@@ -81,14 +101,37 @@ def add_operator_commands(commands: Any, common: Callable[..., None]) -> None:
     cancel.add_argument("--all", action="store_true", help="every queued or processing file of the KB")
     cancel.add_argument("--reason", help="shown as the files' error (default: cancelled on request)")
 
+    search = client_parser(commands, "search", "the best passages of one knowledge base or several, with their scores")
+    search.add_argument(
+        "--kb",
+        required=True,
+        action="append",
+        help="the knowledge base to search; repeat it or give a comma list to search several (results fused on score)",
+    )
+    search.add_argument("--top-k", type=_positive, default=5, metavar="N", help="results in all (5)")
+    search.add_argument("--mode", choices=["dense", "keyword", "hybrid"], help="retriever (default search.mode)")
+    search.add_argument("query")
+
 
 def run_operator_command(args: argparse.Namespace, base_url: str, api_key: str | None) -> int:
     from kb_server.cli import admin_commands
     from kb_server.cli.api_client import ApiClient
 
     with ApiClient(base_url, api_key) as client:
+        if args.command == "ingest" and args.page:
+            from kb_server.cli.ingest_web import PageOptions, run_ingest_pages
+
+            if args.paths:
+                print("kb-server: give files or --page URLs, not both", file=sys.stderr)
+                return 2
+            pages = PageOptions(args.kb, args.page, args.depth, args.max_pages, args.sitemap, args.create, args.json)
+            return run_ingest_pages(client, pages)
         if args.command == "ingest":
             from kb_server.cli.ingest import IngestOptions, run_ingest
+
+            if not args.paths:
+                print("kb-server: give files or directories to ingest, or --page URL", file=sys.stderr)
+                return 2
 
             options = IngestOptions(
                 kb=args.kb,
@@ -106,7 +149,7 @@ def run_operator_command(args: argparse.Namespace, base_url: str, api_key: str |
             return admin_commands.guarded(lambda: admin_commands.list_kbs(client, args.json))
         if args.command == "kb" and args.action == "create":
             return admin_commands.guarded(
-                lambda: admin_commands.create_kb(client, args.name, args.description, args.json)
+                lambda: admin_commands.create_kb(client, args.name, args.description, args.json, args.preset)
             )
         if args.command == "kb" and args.action == "rm":
             return admin_commands.guarded(lambda: admin_commands.delete_kb(client, args.name, args.yes, args.json))
@@ -115,5 +158,12 @@ def run_operator_command(args: argparse.Namespace, base_url: str, api_key: str |
         if args.command == "files" and args.action == "cancel":
             return admin_commands.guarded(
                 lambda: admin_commands.cancel_files(client, args.kb, args.file_ids, args.all, args.reason, args.json)
+            )
+        if args.command == "search":
+            from kb_server.cli.search import kb_names, run_search
+
+            names = kb_names(args.kb)
+            return admin_commands.guarded(
+                lambda: run_search(client, names, args.query, args.top_k, args.mode, args.json)
             )
     return 2

@@ -27,11 +27,14 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.vectorstores import VectorStore
 from pydantic import SecretStr
 
+from catalog import repository
 from kb_server.runtime.container import Services, build_services
 from kb_server.schemas import SearchHit
 from kb_server.services import files as file_service
 from kb_server.services import search as search_service
+from kb_server.services.kb_embedders import kb_embedder
 from kb_server.settings import Settings
+from vectorstore import Embedder
 
 
 def _document(hit: SearchHit | dict[str, Any]) -> Document:
@@ -42,6 +45,7 @@ def _document(hit: SearchHit | dict[str, Any]) -> Document:
         "file_id": h["file_id"],
         "file_name": h["file_name"],
         "score": h["score"],
+        "kb": h.get("kb"),
     }
     return Document(page_content=h["text"], metadata=meta, id=str(h["chunk_id"]))
 
@@ -61,8 +65,8 @@ def _as_file(i: int, text: str, metadata: dict[str, Any] | None) -> file_service
 
 
 class _EmbedderAdapter(Embeddings):
-    def __init__(self, services: Services) -> None:
-        self._embedder = services.embedder
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return [list(map(float, v)) for v in self._embedder.embed_documents(texts)]
@@ -85,7 +89,14 @@ class KBVectorStore(VectorStore):
 
     @property
     def embeddings(self) -> Embeddings:
-        return _EmbedderAdapter(self.services)
+        """The embedder the knowledge base was built with (loaded on first use).
+
+        Raises:
+            NotFound: no such knowledge base.
+            EmbedderMismatch, EmbedderUnavailable: no embedder here makes its vectors, or it cannot be loaded.
+        """
+        _, embedder = kb_embedder(self.services, repository.get_kb(self.services.db, self.kb))
+        return _EmbedderAdapter(embedder)
 
     def similarity_search_with_score(self, query: str, k: int = 4, **kwargs: Any) -> list[tuple[Document, float]]:
         hits = search_service.search(self.services, self.kb, query, k, kwargs.get("score_threshold"))
@@ -126,10 +137,12 @@ class KBVectorStore(VectorStore):
 
 
 class KBServerRetriever(BaseRetriever):
-    """A retriever that asks a running kb-server's `/search` over HTTP."""
+    """A retriever that asks a running kb-server's search over HTTP: one KB (`kb`), or several
+    (`kbs`, fused on score; each document's metadata names its `kb`)."""
 
     base_url: str
-    kb: str
+    kb: str = ""
+    kbs: list[str] | None = None
     k: int = 4
     score_threshold: float | None = None
     timeout_s: float = 30.0
@@ -138,11 +151,10 @@ class KBServerRetriever(BaseRetriever):
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         body: dict[str, Any] = {"query": query, "top_k": self.k}
+        body.update({"kbs": self.kbs} if self.kbs else {"kb": self.kb})
         if self.score_threshold is not None:
             body["score_threshold"] = self.score_threshold
         headers = {"X-API-Key": self.api_key.get_secret_value()} if self.api_key else {}
-        r = httpx.post(
-            f"{self.base_url.rstrip('/')}/api/kbs/{self.kb}/search", json=body, headers=headers, timeout=self.timeout_s
-        )
+        r = httpx.post(f"{self.base_url.rstrip('/')}/api/search", json=body, headers=headers, timeout=self.timeout_s)
         r.raise_for_status()
         return [_document(h) for h in r.json()["results"]]

@@ -15,7 +15,8 @@ from ingestion.worker import WorkerConfig
 from kb_server.runtime.paths import DataPaths
 from kb_server.runtime.redis_server import discover_url
 from kb_server.settings import Settings
-from vectorstore import Embedder, KBIndexRegistry, SegmentStore, build_embedder
+from vectorstore import Embedder, KBIndexRegistry, SegmentStore
+from vectorstore.embedder_registry import EmbedderRegistry, build_embedder_registry
 from vectorstore.keyword_blocks import BlockKeywordIndex
 from vectorstore.keyword_index import KeywordSegmentStore
 from vectorstore.rerank import Reranker, build_reranker
@@ -59,6 +60,7 @@ def worker_config(settings: Settings, broker_url: str) -> WorkerConfig:
         concurrency=settings.worker.concurrency,
         nice=settings.worker.nice,
         log_level=settings.log_level,
+        urls=settings.urls,
     )
 
 
@@ -70,7 +72,8 @@ class Services:
     uploads: UploadStore
     segments: SegmentStore
     indexes: KBIndexRegistry
-    embedder: Embedder
+    embedder: Embedder  # the configured preset's: new KBs get it unless they ask for another
+    embedders: EmbedderRegistry  # every preset's, loaded on first use: each KB is served by its own
     celery: Celery
     broker_url: str
     keywords: KeywordSegmentStore
@@ -84,13 +87,19 @@ class Services:
 
 
 def build_services(settings: Settings, embedder: Embedder | None = None) -> Services:
-    """Create the data dir, the catalog tables, the embedder and reranker (loads models) and the Celery client."""
+    """Create the data dir, the catalog tables, the embedder and reranker (loads models) and the Celery client.
+
+    Other presets' embedders are loaded when a KB built with one is first used.
+    """
     paths = DataPaths(settings.data_dir)
     paths.ensure()
     broker_url = resolve_broker_url(settings, paths)
     db = Database(database_url(settings, paths), settings.database_busy_timeout_s)
     migrate(db)
-    embedder = embedder or build_embedder(settings.embedding, cache_dir=paths.cache)
+    embedders = build_embedder_registry(
+        settings.embedding, paths.cache, loaded={settings.embedding.preset: embedder} if embedder else None
+    )
+    embedder = embedders.get()
     segments = SegmentStore(paths.kbs)
     return Services(
         settings=settings,
@@ -100,6 +109,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         segments=segments,
         indexes=KBIndexRegistry(segments, embedder.dim, settings.vector_index),
         embedder=embedder,
+        embedders=embedders,
         celery=create_celery(broker_url, settings.ingestion),
         broker_url=broker_url,
         keywords=KeywordSegmentStore(paths.kbs),

@@ -14,14 +14,13 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kb_server.runtime.container import Services
 from kb_server.schemas import AnswerSentence, Citation, SearchHit
-from kb_server.services import attribution, quoting
-from kb_server.services import search as search_service
+from kb_server.services import attribution, multi_search, quoting
 from kb_server.services.generation_pool import GenerationPool
 from kb_server.services.metrics import ApiMetrics
 from kb_server.services.passage_fit import TokenCounter, estimate_tokens, fit_passages
@@ -132,6 +131,12 @@ class Prepared:
     mode: Mode = "generate"
     fallback: str | None = None
     quoted: list[quoting.QuotedSentence] | None = None
+    searched_for: str | None = None  # the follow-up rewritten to stand alone, when it was
+
+    @property
+    def query(self) -> str:
+        """What the passages were searched (and their sentences picked) for."""
+        return self.searched_for or self.question
 
     @property
     def refused(self) -> bool:
@@ -140,30 +145,36 @@ class Prepared:
 
 def prepare(
     services: Services,
-    kb: str,
+    kb: str | Sequence[str],
     question: str,
     history: list[dict[str, str]] | None,
     top_k: int | None,
     score_threshold: float | None,
     mode: tuple[Mode, str | None] = ("generate", None),
     engine: ChatEngine | None = None,
+    searched_for: str | None = None,
 ) -> Prepared:
     """Retrieve passages and build the prompt; no citations means the KB has no answer.
 
+    `kb` is one knowledge base or several (their hits fused on score, see multi_search).
+
     With an ``engine``, the prompt is in its model's style and the passages are cut to its budget.
+    With ``searched_for`` (the question made standalone, kb_server.services.rewrite), that is what is
+    searched; the model still gets the question as asked, after the history.
     """
     chat = services.settings.chat
     k = top_k or chat.top_k
     threshold = chat.score_threshold if score_threshold is None else score_threshold
-    hits = search_service.search(services, kb, question, k, threshold)
+    kbs = [kb] if isinstance(kb, str) else kb
+    hits = multi_search.search_kbs(services, kbs, searched_for or question, k, threshold)
     groups = neighbour_runs(hits) if chat.merge_neighbours else [[h] for h in hits]
     citations = [_citation(n, run, hits) for n, run in enumerate(groups, start=1)]
     language = detect_language(question)
-    prepared = Prepared(question, language, citations, mode=mode[0], fallback=mode[1])
+    prepared = Prepared(question, language, citations, mode=mode[0], fallback=mode[1], searched_for=searched_for)
     if citations and prepared.mode == "generate":
         style: PromptStyle = engine.prompt_style if engine else "brief"
         budget, count = (engine.passage_tokens, engine.count_tokens) if engine else (0, estimate_tokens)
-        texts = fit_passages(question, [c.text for c in citations], budget, count)
+        texts = fit_passages(prepared.query, [c.text for c in citations], budget, count)
         passages = [Passage(n=c.n, text=t, source=_source(c)) for c, t in zip(citations, texts, strict=True) if t]
         prepared.messages = build_rag_messages(question, passages, history, language, style=style)
     return prepared
@@ -219,15 +230,18 @@ def _citation(n: int, run: list[SearchHit], ranked: list[SearchHit]) -> Citation
         chunk_ids=ids,
         file_id=best.file_id,
         file_name=best.file_name,
+        source_url=best.source_url,
         score=max(h.score for h in run),
         rerank_score=max(reranked) if reranked else None,
         text=text,
         metadata=run[0].metadata,
+        kb=best.kb,
     )
 
 
 def _source(c: Citation) -> str:
-    return f"{c.file_name}, {where}" if (where := location(c.metadata)) else c.file_name
+    name = f"{c.file_name} ({c.source_url})" if c.source_url else c.file_name
+    return f"{name}, {where}" if (where := location(c.metadata)) else name
 
 
 def location(meta: dict[str, Any]) -> str:
@@ -262,7 +276,7 @@ class Answer:
 def quote_answer(prepared: Prepared) -> attribution.Attributed:
     """The quote answer, picked once per request (the stream and its `done` event share it)."""
     if prepared.quoted is None:
-        prepared.quoted = quoting.quote(prepared.question, prepared.citations)
+        prepared.quoted = quoting.quote(prepared.query, prepared.citations)
     return attribution.from_quote(prepared.quoted)
 
 

@@ -11,23 +11,19 @@ import logging
 import uuid
 from dataclasses import dataclass
 from functools import partial
-from pathlib import PurePosixPath
 from typing import BinaryIO, Literal
 
 from catalog import repository
-from catalog.models import File, FileStatus
-from ingestion.errors import UnsupportedFile
-from ingestion.filetypes import SNIFF_BYTES, detect_kind
+from catalog.models import File
 from ingestion.queueing import send_ingest
+from ingestion.registration import register_blob
 from ingestion.uploads import StagedBlob
 from kb_server.errors import InvalidInput, TooManyRequests
 from kb_server.runtime.container import Services
 from kb_server.schemas import FileAccepted, UploadError
-from kb_server.services.search import check_embedder
+from kb_server.services.kb_embedders import kb_embedder
 
 log = logging.getLogger(__name__)
-
-MAX_NAME_LENGTH = 255
 
 OnExistingName = Literal["replace", "keep_both"]
 
@@ -51,20 +47,6 @@ class IncomingFile:
     stream: BinaryIO
 
 
-def display_name(raw: str | None) -> str:
-    """A client's file name reduced to a label: last path part, no control characters.
-
-    It is stored as metadata only; stored bytes are named by their sha256.
-    """
-    name = (raw or "").replace("\\", "/")
-    name = PurePosixPath(name).name
-    name = "".join(ch for ch in name if ch.isprintable() and ch not in "\x00")
-    if len(name) > MAX_NAME_LENGTH:  # shorten the stem: the extension says what the file is
-        suffix = PurePosixPath(name).suffix[:16]
-        name = name[: MAX_NAME_LENGTH - len(suffix)] + suffix
-    return name or "unnamed"
-
-
 def upload_files(
     services: Services, kb_name: str, incoming: list[IncomingFile], replace: bool = True
 ) -> list[FileAccepted]:
@@ -82,7 +64,7 @@ def register_uploads(
     done = 0
     try:
         kb = repository.get_kb(services.db, kb_name)
-        check_embedder(services, kb)
+        kb_embedder(services, kb)  # refuses a KB whose embedder is not served here
         for raw_name, blob in staged:
             accepted.append(_register_one(services, kb.id, raw_name, blob, replace))
             done += 1
@@ -96,44 +78,17 @@ def register_uploads(
 def _register_one(
     services: Services, kb_id: int, raw_name: str | None, blob: StagedBlob, replace: bool
 ) -> FileAccepted:
-    name = display_name(raw_name)
-    try:
-        kind = detect_kind(name, blob.head(SNIFF_BYTES), blob.tmp_path)
-    except UnsupportedFile as exc:
-        services.uploads.discard(blob)
-        return FileAccepted(
-            file_id=None,
-            name=name,
-            sha256=blob.sha256,
-            status="rejected",
-            task_id=None,
-            error=UploadError(code=exc.code, detail=exc.detail),
-        )
-    task_id = uuid.uuid4().hex
-    # The bytes are put in place in the transaction that registers them (see release_blob).
-    place = partial(services.uploads.commit, blob)
-    reg = repository.register_file(
-        services.db, kb_id, blob.sha256, name, blob.size, kind.mime, task_id, place, replace_name=replace
-    )
-    if not reg.created and reg.file.status == FileStatus.CANCELLED:
-        # Sending the bytes of a cancelled file again is how it is ingested after all.
-        again = repository.requeue_cancelled(services.db, kb_id, reg.file.id, task_id)
-        if again is not None:
-            send_ingest(services.celery, services.db, again.id, task_id)
-            return FileAccepted(file_id=again.id, name=again.name, sha256=blob.sha256, status="queued", task_id=task_id)
-    if not reg.created:
-        return FileAccepted(
-            file_id=reg.file.id, name=name, sha256=blob.sha256, status="duplicate", task_id=reg.file.task_id
-        )
-    send_ingest(services.celery, services.db, reg.file.id, task_id)
+    r = register_blob(services.db, services.celery, services.uploads, kb_id, raw_name, blob, replace_name=replace)
+    error = UploadError(code=r.error_code or "", detail=r.error or "") if r.status == "rejected" else None
     return FileAccepted(
-        file_id=reg.file.id,
-        name=name,
-        sha256=blob.sha256,
-        status="queued",
-        task_id=task_id,
-        version=reg.file.version,
-        replaces=reg.file.replaces,
+        file_id=r.file_id,
+        name=r.name,
+        sha256=r.sha256,
+        status=r.status,
+        task_id=r.task_id,
+        error=error,
+        version=r.version,
+        replaces=r.replaces,
     )
 
 

@@ -12,7 +12,8 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -42,10 +43,11 @@ class GenerationPool:
         """Run `fn` on a generation thread and wait for its result (or exception)."""
         return self._pool.submit(fn).result()
 
-    def stream(self, open_stream: Callable[[], Iterator[str]]) -> Iterator[str]:
+    def stream(self, open_stream: Callable[[], Iterator[str]], deadline: float | None = None) -> Generator[str]:
         """Iterate `open_stream()` on a generation thread, handing items over through a queue.
 
         Closing the returned iterator stops the producer at its next item and closes its stream.
+        With a `deadline` (time.monotonic()), waiting past it raises TimeoutError (and stops the producer).
         """
         items: queue.Queue[object] = queue.Queue()
         cancelled = threading.Event()
@@ -69,7 +71,10 @@ class GenerationPool:
         self._pool.submit(produce)
         try:
             while True:
-                item = items.get()
+                try:
+                    item = items.get(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    raise TimeoutError("generation passed its deadline") from None
                 if item is _END:
                     return
                 if isinstance(item, BaseException):

@@ -8,10 +8,19 @@ from catalog import repository
 from catalog.models import KnowledgeBase
 from kb_server.runtime.container import Services
 from kb_server.services.files import release_blob
+from kb_server.services.kb_embedders import creation_embedder
 
 
-def create_kb(services: Services, name: str, description: str) -> KnowledgeBase:
-    return repository.create_kb(services.db, name, description, services.embedder.identity, services.embedder.dim)
+def create_kb(services: Services, name: str, description: str, preset: str | None = None) -> KnowledgeBase:
+    """Create a KB built with `preset`'s embedder (default the configured one), for good.
+
+    Raises:
+        Conflict: the name is taken.
+        InvalidInput: the preset cannot be served here.
+        EmbedderUnavailable: its model cannot be loaded here.
+    """
+    embedder = creation_embedder(services, preset)
+    return repository.create_kb(services.db, name, description, embedder.identity, embedder.dim)
 
 
 def list_kbs(services: Services) -> list[tuple[KnowledgeBase, int, int]]:

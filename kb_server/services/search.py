@@ -21,16 +21,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numpy as np
+
 from catalog import repository
-from catalog.errors import EmbedderMismatch
 from catalog.models import Chunk, KnowledgeBase
 from kb_server.errors import InvalidInput
 from kb_server.runtime.container import Services
 from kb_server.schemas import SearchHit
+from kb_server.services.kb_embedders import kb_embedder
 from kb_server.settings import SearchSettings
+from vectorstore import Embedder
 from vectorstore.errors import SegmentCorrupt
 from vectorstore.keyword_blocks import BlockKeywordIndex
-from vectorstore.model_spec import same_vector_space
 from vectorstore.rerank import Reranker, relevance
 from vectorstore.score_scale import similarity_score
 from vectorstore.tokenize import TokenizerName, han_share, tokenize
@@ -61,18 +63,22 @@ def search(
     mode: str | None = None,
     tokenizer: TokenizerName | None = None,
     rerank: bool | None = None,
+    query_vectors: dict[str, np.ndarray] | None = None,
     _tries: int = 3,
 ) -> list[SearchHit]:
-    """The best `top_k` chunks for `query`, best first, with scores in 0..1.
+    """The best `top_k` chunks for `query`, best first, with scores in 0..1, each naming its KB.
 
-    `rerank`: None reranks when a reranker is configured, False never does. A result whose chunk
-    left the catalog while the search ran (a new version of its document committed: the old
-    chunks go as the new ones arrive) makes it search again at the new KB version, so a document
-    being replaced is never missing from the results.
+    The KB is searched with the embedder it was built with. `rerank`: None reranks when a reranker
+    is configured, False never does. `query_vectors` keeps the query's vector per embedder across
+    calls (several KBs, one question).
+    A result whose chunk left the catalog while the search ran (a new version of its document
+    committed: the old chunks go as the new ones arrive) makes it search again at the new KB
+    version, so a document being replaced is never missing from the results.
 
     Raises:
         NotFound: no such knowledge base.
-        EmbedderMismatch: the KB was built with another embedder than the one loaded.
+        EmbedderMismatch: no embedder of this server made the KB's vectors.
+        EmbedderUnavailable: the KB's embedder cannot be loaded here.
         InvalidInput: `rerank` is True and no reranker is configured.
     """
     settings = services.settings.search
@@ -81,7 +87,7 @@ def search(
     reranker = _reranker(services, rerank)
     wanted = max(top_k, services.settings.rerank.top_n) if reranker else top_k
     kb = repository.get_kb(services.db, kb_name)
-    check_embedder(services, kb)
+    preset, embedder = kb_embedder(services, kb)
     version = repository.kb_version(services.db, kb.id)
     pool = max(settings.candidates, wanted * 4)
     dense: dict[int, float] = {}
@@ -89,17 +95,15 @@ def search(
     query_vector = None
     keyword_index = None
     if mode in ("dense", "hybrid"):
-        index = services.indexes.get(kb.id)
+        index = services.indexes.get(kb.id, kb.dim)
         if index.version != version:
             index.sync(*repository.done_generations(services.db, kb.id))
-        with services.embed_lock:
-            query_vector = services.embedder.embed_query(query)
+        query_vector = _query_vector(services, embedder, query, query_vectors)
         dense = dict(index.search(query_vector, pool))
     if mode in ("keyword", "hybrid"):
         keyword_index = _keyword_index(services, kb, version, tokenizer)
         keyword = dict(keyword_index.search(tokenize(query, tokenizer), pool))
 
-    preset = services.settings.embedding.preset
     if mode == "dense":
         scored = {cid: similarity_score(s, preset) for cid, s in dense.items()}
     elif mode == "keyword":
@@ -111,7 +115,7 @@ def search(
         union = list(dense.keys() | keyword.keys())
         missing_dense = [c for c in union if c not in dense]
         if missing_dense:
-            dense.update(services.indexes.get(kb.id).scores_for(query_vector, missing_dense))
+            dense.update(services.indexes.get(kb.id, kb.dim).scores_for(query_vector, missing_dense))
         missing_keyword = [c for c in union if c not in keyword]
         if missing_keyword:
             keyword.update(keyword_index.scores_for(tokenize(query, tokenizer), missing_keyword))
@@ -122,9 +126,11 @@ def search(
     ranked = sorted(scored.items(), key=lambda item: -item[1])
     if score_threshold is not None:
         ranked = [(c, s) for c, s in ranked if s >= score_threshold]
-    hits, missing = _hits(services, kb.id, ranked, wanted, settings.dedupe_similarity)
+    hits, missing = _hits(services, kb, ranked, wanted, settings.dedupe_similarity)
     if missing and _tries > 1 and repository.kb_version(services.db, kb.id) != version:
-        return search(services, kb_name, query, top_k, score_threshold, mode, tokenizer, rerank, _tries - 1)
+        return search(
+            services, kb_name, query, top_k, score_threshold, mode, tokenizer, rerank, query_vectors, _tries - 1
+        )
     if reranker:
         hits = _rerank(services, reranker, query, hits)
     return hits[:top_k]
@@ -150,18 +156,14 @@ def _rerank(services: Services, reranker: Reranker, query: str, hits: list[Searc
     return reranked + tail
 
 
-def check_embedder(services: Services, kb: KnowledgeBase) -> None:
-    """Raises: EmbedderMismatch (409) when the KB was built with another embedder."""
-    embedder = services.embedder
-    if not same_vector_space(kb.embedder, embedder.identity, kb.dim, embedder.dim):
-        built_with = kb.embedder.split("|", 1)[0]
-        preset = built_with.removeprefix("bundled:") if built_with.startswith("bundled:") else None
-        how = f" (embedding.preset: {preset}, KB_EMBEDDING__PRESET={preset})" if preset else ""
-        raise EmbedderMismatch(
-            f"knowledge base {kb.name!r} was built with {built_with} ({kb.dim}-d vectors); "
-            f"the server runs {embedder.name} ({embedder.dim}-d): run it with the KB's embedder{how}, or make a "
-            "new knowledge base and ingest the files again"
-        )
+def _query_vector(services: Services, embedder: Embedder, query: str, memo: dict[str, np.ndarray] | None) -> np.ndarray:
+    if memo is not None and embedder.identity in memo:
+        return memo[embedder.identity]
+    with services.embed_lock:
+        vector = embedder.embed_query(query)
+    if memo is not None:
+        memo[embedder.identity] = vector
+    return vector
 
 
 def _keyword_index(services: Services, kb: KnowledgeBase, version: int, tokenizer: TokenizerName) -> BlockKeywordIndex:
@@ -191,22 +193,22 @@ def _keyword_index(services: Services, kb: KnowledgeBase, version: int, tokenize
 
 
 def _hits(
-    services: Services, kb_id: int, ranked: list[tuple[int, float]], top_k: int, dedupe: float
+    services: Services, kb: KnowledgeBase, ranked: list[tuple[int, float]], top_k: int, dedupe: float
 ) -> tuple[list[SearchHit], bool]:
     """The hits, and whether a ranked chunk was missing from the catalog (gone since the index read)."""
     hits: list[SearchHit] = []
     missing = False
     seen: list[set[str]] = []
-    chunks: dict[int, tuple[Chunk, str]] = {}
+    chunks: dict[int, tuple[Chunk, str, str | None]] = {}
     batch = top_k * 3
     for i, (cid, score) in enumerate(ranked):
         if i % batch == 0:  # rows are read a batch at a time: most queries need only the first
-            chunks = repository.chunks_by_ids(services.db, kb_id, [c for c, _ in ranked[i : i + batch]])
+            chunks = repository.chunks_by_ids(services.db, kb.id, [c for c, _ in ranked[i : i + batch]])
         found = chunks.get(cid)
         if found is None:  # deleted since the index was refreshed
             missing = True
             continue
-        chunk, file_name = found
+        chunk, file_name, source_url = found
         shingles = _shingles(chunk.text)
         if dedupe < 1.0 and any(_jaccard(shingles, s) >= dedupe for s in seen):
             continue  # a near-copy of a better hit (the same page uploaded twice, boilerplate)
@@ -218,7 +220,9 @@ def _hits(
                 score=round(score, 6),
                 file_id=chunk.file_id,
                 file_name=file_name,
+                source_url=source_url,
                 metadata=chunk.meta or {},
+                kb=kb.name,
             )
         )
         if len(hits) == top_k:

@@ -155,3 +155,61 @@ def test_concurrent_appends_get_distinct_positions(db: Database) -> None:
         assert answer.content.startswith(question.content.replace("question", "answer"))
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(Conversation)) == 1
+
+
+def _with_turn_id(db: Database, conversation_id: int, turn_id: str, answer: str) -> tuple[Message, Message]:
+    return repo.append_turn(
+        db,
+        "",
+        conversation_id,
+        NewMessage("user", "question", turn_id=turn_id),
+        NewMessage("assistant", answer, mode="quote", searched_for="question (standalone)"),
+    )
+
+
+def test_a_turn_id_is_stored_once_and_the_stored_turn_is_returned(db: Database) -> None:
+    conversation = repo.create_conversation(db, "", ["docs"])
+    first = _with_turn_id(db, conversation.id, "t-1", "the first answer")
+    again = _with_turn_id(db, conversation.id, "t-1", "another answer")  # a retry that generated again
+    assert [m.id for m in again] == [m.id for m in first]
+    assert (again[1].content, again[1].mode, again[1].searched_for) == (
+        "the first answer",
+        "quote",
+        "question (standalone)",
+    )
+    assert _messages(db, conversation.id) == 2
+    assert repo.get_conversation(db, "", conversation.id)[0].turns == 1  # the counter rolled back too
+    found = repo.find_turn(db, "", conversation.id, "t-1")
+    assert found is not None
+    assert found[1].content == "the first answer"
+    assert repo.find_turn(db, "", conversation.id, "t-2") is None
+    # Turns without an id, and the same id in another conversation, are not affected.
+    _turn(db, conversation.id, 2)
+    _turn(db, conversation.id, 3)
+    other = repo.create_conversation(db, "", ["docs"])
+    _with_turn_id(db, other.id, "t-1", "other conversation")
+    assert (_messages(db, conversation.id), _messages(db, other.id)) == (6, 2)
+
+
+def test_racing_copies_of_one_turn_store_it_once(db: Database) -> None:
+    conversation = repo.create_conversation(db, "", ["docs"])
+    copies = 6
+    barrier = threading.Barrier(copies)
+    answers: list[str] = []
+    errors: list[BaseException] = []
+
+    def append(n: int) -> None:
+        barrier.wait()
+        try:
+            answers.append(_with_turn_id(db, conversation.id, "retry", f"answer {n}")[1].content)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(copies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(set(answers)) == 1  # every copy got the one stored answer
+    assert _messages(db, conversation.id) == 2

@@ -43,6 +43,8 @@ THRESHOLD_REFUSAL = {
     "fallback": None,
     "sentences": [],
     "unsupported": 0,
+    "searched_for": None,
+    "conversation_id": None,
 }
 
 

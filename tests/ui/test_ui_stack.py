@@ -146,14 +146,19 @@ async () => {
 
 
 def check_conversations(page: Page, browser: Browser, origin: str, artifacts: Path) -> None:
-    """The two questions asked so far are one conversation on the server: listed under the first
+    """The questions asked so far and a follow-up are one conversation on the server: the follow-up
+    is searched with the first question's terms (shown), the conversation is listed under the first
     question, reopened after a reload, renamed; a second one is started, the first reopened, the
     second deleted; another browser sees none of them."""
+    follow_up = ask_quoted(page, "manuals", "and how do I stop it?")
+    expect(follow_up.locator(".searched-for")).to_contain_text("Searched for: and how do I stop it? (")
+    expect(follow_up.locator(".searched-for")).to_contain_text("HTTP")
     listed = page.locator("#conversation-list li")
     expect(listed).to_have_count(1)
     expect(listed.locator(".open")).to_have_text(QUESTION)
     page.reload()
-    expect(page.locator("#messages li")).to_have_count(4)
+    expect(page.locator("#messages li")).to_have_count(6)
+    expect(page.locator("#messages li.assistant .searched-for").last).to_contain_text("Searched for:")
     expect(listed).to_have_attribute("aria-current", "true")
     listed.locator(".rename").click()
     page.fill("#rename-input", "Node HTTP servers")
@@ -167,7 +172,7 @@ def check_conversations(page: Page, browser: Browser, origin: str, artifacts: Pa
     expect(listed).to_have_count(2)
     snapshot(page, artifacts, "conversations")
     page.locator("#conversation-list li", has_text="Node HTTP servers").locator(".open").click()
-    expect(page.locator("#messages li")).to_have_count(4)
+    expect(page.locator("#messages li")).to_have_count(6)
     page.locator("#conversation-list li", has_text=QUESTION).locator(".delete").click()
     page.click("#confirm-ok")
     expect(listed).to_have_count(1)
@@ -181,6 +186,30 @@ def check_conversations(page: Page, browser: Browser, origin: str, artifacts: Pa
         assert other.page.evaluate(LIST_CONVERSATIONS) == []
     finally:
         other.context.close()
+
+
+def check_two_kbs(page: Page, stack: Stack, artifacts: Path) -> None:
+    """ "Also ask…" another KB: a new conversation over both, whose passages each name their KB."""
+    stack.client.create_kb("animals")
+    zh_docs = [(name, (REPO / "tests" / "fixtures" / "zh" / name).read_bytes()) for name in ZH_DOCS]
+    stack.client.upload("animals", zh_docs)
+    assert [f["status"] for f in stack.client.wait_settled("animals", expected=len(ZH_DOCS))] == ["done"] * 3
+    page.reload()
+    page.locator("#also-ask summary").click()
+    page.check("#also-ask-list input[value='animals']")
+    expect(page.locator("#chat-kb")).to_have_text("manuals + animals")
+    expect(page.locator("#messages li")).to_have_count(0)
+    with page.expect_request("**/api/chat") as sent:
+        panda = ask_quoted(page, "manuals", ZH_QUESTION)
+    assert sent.value.post_data_json["kbs"] == ["manuals", "animals"]
+    assert "animals" in {c["kb"] for c in last_reply(page, "manuals")["citations"]}
+    expect(panda.locator(".sources button.chip", has_text="animals: panda.md")).not_to_have_count(0)
+    node = ask_quoted(page, "manuals", QUESTION)
+    assert "manuals" in {c["kb"] for c in last_reply(page, "manuals")["citations"]}
+    expect(node.locator(".sources button.chip", has_text="manuals: nodejs-api-http.md")).not_to_have_count(0)
+    snapshot(page, artifacts, "chat-two-kbs")
+    expect(page.locator("#conversation-list li")).to_have_count(2)
+    stack.client.http.delete("/api/kbs/animals")
 
 
 def test_upload_ingest_chat_cite_and_delete_through_the_page(
@@ -276,6 +305,7 @@ def test_upload_ingest_chat_cite_and_delete_through_the_page(
     page.keyboard.press("Escape")
     page.screenshot(path=str(artifacts / "chat-quote-en-laptop.png"))
     check_conversations(page, browser, stack.base_url, artifacts)
+    check_two_kbs(page, stack, artifacts)
 
     page.click("#tab-files")
     row = file_row(page, DOCS[1])

@@ -25,9 +25,10 @@ ConversationId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ConversationPublic, responses=_errors)
 def create_conversation(body: ConversationCreate, services: ServicesDep, owner: OwnerDep) -> ConversationPublic:
-    """Start a conversation over the knowledge base `kb`. Without a `title`, the first question
-    (shortened to about 60 characters) becomes it. Ask in it with `POST /api/chat` and its `conversation_id`."""
-    return ConversationPublic.of(conversation_service.create(services, owner, body.kb, body.title))
+    """Start a conversation over the knowledge base `kb` (or several: `kbs`). Without a `title`, the
+    first question (shortened to about 60 characters) becomes it. Ask in it with `POST /api/chat` and
+    its `conversation_id`."""
+    return ConversationPublic.of(conversation_service.create(services, owner, body.kb_names, body.title))
 
 
 @router.get("", response_model=ConversationList)

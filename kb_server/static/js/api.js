@@ -126,7 +126,8 @@ export const cancelPending = async (kb) =>
   (await request("POST", `${kbPath(kb)}/cancel`, { json: { reason: "cancelled from the web UI" } })).json();
 
 export const listConversations = async () => (await getJson("/api/conversations?limit=200")).conversations;
-export const createConversation = async (kb) => (await request("POST", "/api/conversations", { json: { kb } })).json();
+export const createConversation = async (kbs) =>
+  (await request("POST", "/api/conversations", { json: kbs.length > 1 ? { kbs } : { kb: kbs[0] } })).json();
 export const getConversation = (id) => getJson(`/api/conversations/${id}`);
 export const renameConversation = async (id, title) =>
   (await request("PATCH", `/api/conversations/${id}`, { json: { title } })).json();

@@ -45,6 +45,8 @@ export class ChatView {
     this.dialog = $("#passage-dialog");
     this.title = $("#chat-title", root);
     this.kb = null;
+    this.allKbs = [];
+    this.extraKbs = [];
     this.conversationId = null;
     this.messages = [];
     this.controller = null;
@@ -78,20 +80,50 @@ export class ChatView {
       this.input.focus();
     });
     $("#passage-close", this.dialog).addEventListener("click", () => this.dialog.close());
+    $("#also-ask-list", this.root).addEventListener("change", () => {
+      // A conversation asks a fixed set of knowledge bases: another set starts a new one.
+      const boxes = [...this.root.querySelectorAll("#also-ask-list input:checked")];
+      this.extraKbs = boxes.map((b) => b.value);
+      $("#also-ask", this.root).open = false;
+      if (this.conversationId) this.startNew(this.extraKbs);
+      else this.renderKbs();
+    });
+  }
+
+  // The knowledge bases that exist: the others can be asked along with the open one.
+  setKbs(names) {
+    this.allKbs = names;
+    this.extraKbs = this.extraKbs.filter((name) => names.includes(name) && name !== this.kb);
+    this.renderKbs();
+  }
+
+  asked() {
+    return [this.kb, ...this.extraKbs];
+  }
+
+  renderKbs() {
+    const others = this.allKbs.filter((name) => name !== this.kb);
+    $("#also-ask", this.root).hidden = others.length === 0;
+    $("#also-ask-list", this.root).replaceChildren(...others.map((name) =>
+      h("label", {}, h("input", { type: "checkbox", value: name, checked: this.extraKbs.includes(name) }), ` ${name}`)));
+    $("#chat-kb", this.root).textContent = this.kb ? this.asked().join(" + ") : "";
   }
 
   show(kb) {
     if (kb === this.kb) return;
     this.controller?.abort();
     this.kb = kb;
-    $("#chat-kb", this.root).textContent = kb || "";
+    this.extraKbs = [];
+    this.renderKbs();
     const remembered = kb ? rememberedConversation(kb) : null;
     if (remembered) this.open(remembered);
     else this.startNew();
   }
 
-  startNew() {
+  startNew(extraKbs = []) {
     this.controller?.abort();
+    this.extraKbs = extraKbs;
+    this.renderKbs();
     this.setConversation(null, "");
     this.messages = [];
     this.renderAll();
@@ -119,6 +151,8 @@ export class ChatView {
     }
     if (kb !== this.kb) return;
     this.messages = detail.messages.map(fromServer);
+    this.extraKbs = detail.kbs.filter((name) => name !== kb);
+    this.renderKbs();
     this.setConversation(detail.id, detail.title);
     this.renderAll();
     this.conversations.refresh(kb, detail.id);
@@ -131,10 +165,10 @@ export class ChatView {
     this.scroll();
   }
 
-  async ensureConversation(kb) {
+  async ensureConversation(kbs) {
     if (this.conversationId) return this.conversationId;
-    const created = await api.createConversation(kb);
-    if (kb === this.kb) this.setConversation(created.id, created.title);
+    const created = await api.createConversation(kbs);
+    if (kbs[0] === this.kb) this.setConversation(created.id, created.title);
     return created.id;
   }
 
@@ -152,6 +186,7 @@ export class ChatView {
     const question = this.input.value.trim();
     if (!question || this.controller || !this.kb) return;
     const kb = this.kb;
+    const kbs = this.asked();
     const reply = { role: "assistant", content: "", citations: [], refused: false, state: "streaming", error: "" };
     this.messages.push({ role: "user", content: question, state: "done" }, reply);
     this.input.value = "";
@@ -161,8 +196,9 @@ export class ChatView {
     this.busy(true);
     const el = this.list.lastElementChild;
     try {
-      const conversationId = await this.ensureConversation(kb);
-      await api.streamChat({ kb, question, conversation_id: conversationId, ...this.options() }, {
+      const conversationId = await this.ensureConversation(kbs);
+      const asked = kbs.length > 1 ? { kbs } : { kb };
+      await api.streamChat({ ...asked, question, conversation_id: conversationId, ...this.options() }, {
         token: (delta) => {
           reply.content += delta;
           this.updateSoon(el, reply);
@@ -260,22 +296,27 @@ export class ChatView {
     sources.replaceChildren();
     if (m.citations.length && !m.refused) {
       sources.append(h("span", { class: "sources-label", text: "Sources" }),
-        ...m.citations.map((c) => this.citeButton(c, `[${c.n}] ${c.file_name} · ${formatScore(c.score)}`, "chip")));
+        ...m.citations.map((c) => this.citeButton(c, `[${c.n}] ${this.sourceName(c)} · ${formatScore(c.score)}`, "chip")));
     }
     el.querySelector(".error").textContent = m.error || "";
     this.scroll();
   }
 
+  // A passage's file, and its knowledge base when several are asked.
+  sourceName(c) {
+    return c.kb && this.asked().length > 1 ? `${c.kb}: ${c.file_name}` : c.file_name;
+  }
+
   citeButton(c, label, kind) {
     const button = h("button", { type: "button", class: kind, text: label, dataset: { n: String(c.n) },
-      title: `${c.file_name}, score ${formatScore(c.score)}` });
+      title: `${c.source_url || c.file_name}, score ${formatScore(c.score)}` });
     button.addEventListener("click", () => this.openPassage(c));
     return button;
   }
 
   openPassage(c) {
     $("#passage-title", this.dialog).textContent = `[${c.n}] ${c.file_name}`;
-    const meta = [`score ${formatScore(c.score)}`];
+    const meta = c.kb ? [`knowledge base ${c.kb}`, `score ${formatScore(c.score)}`] : [`score ${formatScore(c.score)}`];
     if (typeof c.rerank_score === "number") meta.push(`rerank ${formatScore(c.rerank_score)}`);
     if (c.chunk_ids && c.chunk_ids.length > 1) meta.push(`${c.chunk_ids.length} neighbouring chunks`);
     const md = c.metadata || {};
@@ -286,6 +327,11 @@ export class ChatView {
       meta.push(`${label} ${value}`);
     }
     $("#passage-meta", this.dialog).textContent = meta.join(" · ");
+    const source = $("#passage-source", this.dialog);
+    const url = /^https?:\/\//i.test(c.source_url || "") ? c.source_url : "";
+    const link = url && h("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: url });
+    source.replaceChildren(...(link ? [link] : []));
+    source.hidden = !url;
     $("#passage-text", this.dialog).textContent = c.text;
     this.dialog.showModal();
   }
@@ -296,6 +342,7 @@ export class ChatView {
     if (nearBottom || this.controller === null) pane.scrollTop = pane.scrollHeight;
   }
 }
+
 
 // A stored message as the page shows it (the server keeps what the `done` event said).
 function fromServer(m) {

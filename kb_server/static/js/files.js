@@ -5,6 +5,7 @@
 
 import * as api from "./api.js";
 import { $, confirmDialog, formatBytes, formatTime, h } from "./dom.js";
+import { fillName } from "./webpages.js";
 
 const BUSY_POLL_MS = 1000;
 const IDLE_POLL_MS = 10000;
@@ -310,7 +311,7 @@ function versionNote(f) {
 }
 
 function fillFile(tr, f) {
-  setText(tr.querySelector(".name .label"), f.name);
+  fillName(tr.querySelector(".name .label"), f.name, f.source_url);
   setText(tr.querySelector(".name .version"), versionNote(f));
   tr.querySelector(".name").title = `sha256 ${f.sha256}`;
   setText(tr.querySelector(".size"), formatBytes(f.size));

@@ -6,6 +6,7 @@ import { ChatView } from "./chat.js";
 import { rememberConversation } from "./conversations.js";
 import { $, confirmDialog, h } from "./dom.js";
 import { FilesView } from "./files.js";
+import { WebPageForm } from "./webpages.js";
 
 const LAST_KB = "kb-server.kb";
 const VIEWS = ["files", "chat"];
@@ -37,6 +38,7 @@ const files = new FilesView($("#view-files"), {
     }
   },
 });
+new WebPageForm($("#web-page-form"), { kb: () => state.kb, onFetched: () => files.refresh() });
 const chat = new ChatView($("#view-chat"), { onKbGone: kbGone });
 
 function parseHash() {
@@ -78,6 +80,7 @@ function route() {
   document.body.dataset.view = kb ? state.view : "empty";
   files.show(kb);
   chat.show(kb);
+  chat.setKbs(names);
   document.title = kb ? `${kb} · kb-server` : "kb-server";
 }
 
