@@ -28,7 +28,7 @@ from tests.support.waiting import kill_9, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
 
-KILLS = 5
+KILLS = 3
 FILES = 20
 KB = "survivor"
 
@@ -59,9 +59,9 @@ def _processing(data_dir: Path) -> bool:
 
 
 @pytest.fixture(scope="module")
-def killed_five_times(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpRun]:
+def killed_repeatedly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpRun]:
     """Upload a batch to a running `up`, then SIGKILL the supervisor at a random moment of the
-    ingestion five times, restarting it each time; yields the sixth, left running."""
+    ingestion `KILLS` times, restarting it each time; yields the last one, left running."""
     root = tmp_path_factory.mktemp("up-kills")
     data_dir, port, seed = root / "data", free_port(), random.randrange(1 << 30)
     rng = random.Random(seed)
@@ -93,8 +93,8 @@ def killed_five_times(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpRu
             proc.stop()
 
 
-def test_kill_9_of_the_whole_up_5_times_loses_and_doubles_nothing(killed_five_times: UpRun) -> None:
-    run = killed_five_times
+def test_kill_9_of_the_whole_up_repeatedly_loses_and_doubles_nothing(killed_repeatedly: UpRun) -> None:
+    run = killed_repeatedly
     tally = tally_chunks(run.data_dir, KB)
     doctor = doctor_cli(run.data_dir, "--json", timeout_s=180)
     name = f"5. kb-server up SIGKILLed {KILLS}x at random moments, {FILES} files"
@@ -118,8 +118,8 @@ def _redis_servers(supervisor: int) -> list[int]:
     return found
 
 
-def test_up_restarts_its_redis_when_it_is_killed_and_goes_on_ingesting(killed_five_times: UpRun) -> None:
-    run = killed_five_times
+def test_up_restarts_its_redis_when_it_is_killed_and_goes_on_ingesting(killed_repeatedly: UpRun) -> None:
+    run = killed_repeatedly
     assert run.proc.alive()
     redis = _redis_servers(run.proc.pid)
     assert len(redis) == 1, redis
