@@ -214,6 +214,8 @@ def test_chat_keyboard_history_and_plain_error_messages(session: BrowserSession)
     expect(replies.nth(2)).to_contain_text("No answer in this knowledge base")
     expect(replies.nth(2)).to_contain_text(refusal)
 
+    page.locator(".options summary").click()
+    page.check("#opt-as-typed")
     ask(page, "and the guide?")
     expect(replies.nth(3)).to_have_attribute("data-state", "error")
     expect(replies.nth(3).locator(".answer")).to_have_text("Half an ans")
@@ -221,6 +223,8 @@ def test_chat_keyboard_history_and_plain_error_messages(session: BrowserSession)
     # One server-side conversation carries the history; only answered exchanges are kept in it.
     assert {r["conversation_id"] for r in api.chat_requests} == {1}
     assert all("history" not in r for r in api.chat_requests)
+    assert ["rewrite" in r for r in api.chat_requests] == [False, False, False, True]
+    assert api.chat_requests[3]["rewrite"] is False  # "Search as typed"
 
     page.reload()
     expect(page.locator("#messages li")).to_have_count(2)

@@ -179,6 +179,7 @@ export class ChatView {
     if (Number.isFinite(topK)) body.top_k = topK;
     if (Number.isFinite(threshold)) body.score_threshold = threshold;
     if ($("#opt-quote", this.root).checked) body.mode = "quote";
+    if ($("#opt-as-typed", this.root).checked) body.rewrite = false;
     return body;
   }
 
