@@ -24,6 +24,7 @@ from kb_server.services import attribution, multi_search, quoting
 from kb_server.services.generation_pool import GenerationPool
 from kb_server.services.metrics import ApiMetrics
 from kb_server.services.passage_fit import TokenCounter, estimate_tokens, fit_passages
+from kb_server.services.sentences import latin_full_stops
 from llm import LLM, NO_ANSWER, LLMBusy, LLMError, Passage, build_llm, build_rag_messages, detect_language
 from llm.base import PromptStyle
 from llm.refusal import is_model_refusal
@@ -292,6 +293,8 @@ def settle(engine: ChatEngine, prepared: Prepared, text: str) -> Answer:
         return Answer(NO_ANSWER[prepared.language], [], True, refused_by="threshold", mode=mode, fallback=fallback)
     if mode == "generate" and is_model_refusal(text):
         return _model_refusal(engine, prepared, "model")
+    if prepared.language == "en":
+        text = latin_full_stops(text)
     grounded = quote_answer(prepared) if mode == "quote" else attribution.attribute(text.strip(), prepared.citations)
     if engine.metrics is not None:
         engine.metrics.chat_sentences.labels("unsupported").inc(grounded.unsupported)

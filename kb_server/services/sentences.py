@@ -32,6 +32,7 @@ _ABBREVIATIONS = frozenset(
     ["e.g", "i.e", "etc", "vs", "cf", "mr", "mrs", "ms", "dr", "prof", "st", "fig", "approx", "ca", "al", "eg"]
 )
 _WORD_BEFORE = re.compile(r"([\w.]+)\.$")
+_LATIN_FULL_STOP = re.compile(r"(?<=[A-Za-z0-9)\]`])。")
 
 
 @dataclass(frozen=True)
@@ -136,3 +137,9 @@ def strip_markers(sentence: str) -> tuple[str, list[int]]:
 def join_sentences(parts: Iterable[tuple[str, str]]) -> str:
     """(before, text) pairs back into one text."""
     return "".join(before + text for before, text in parts).strip()
+
+
+def latin_full_stops(text: str) -> str:
+    """An English answer's Chinese full stops after Latin text made English ("…months。" → "…months."):
+    the few-shot prompt's Chinese example leads the 0.5B model to end English sentences that way."""
+    return _LATIN_FULL_STOP.sub(".", text)

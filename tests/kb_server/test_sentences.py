@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kb_server.services.sentences import join_sentences, split_sentences, strip_markers
+from kb_server.services.sentences import join_sentences, latin_full_stops, split_sentences, strip_markers
 
 pytestmark = pytest.mark.unit
 
@@ -89,3 +89,16 @@ def test_strip_markers_removes_the_models_markers_and_remembers_them(
     sentence: str, clean: str, cited: list[int]
 ) -> None:
     assert strip_markers(sentence) == (clean, cited)
+
+
+@pytest.mark.parametrize(
+    ("answer", "made_english"),
+    [
+        ("A new version comes out every 12 months。[1]", "A new version comes out every 12 months.[1]"),
+        ("Use `pdb`。 It is built in (since 2.4)。", "Use `pdb`. It is built in (since 2.4)."),
+        ("Python 3 是当前版本。", "Python 3 是当前版本。"),  # after Chinese text it stays
+    ],
+)
+def test_an_english_answers_chinese_full_stops_after_latin_text_become_english(answer: str, made_english: str) -> None:
+    assert latin_full_stops(answer) == made_english
+    assert len(split_sentences(made_english)) == len(split_sentences(answer))
