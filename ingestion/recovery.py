@@ -15,6 +15,7 @@ from celery import Celery
 
 from catalog.database import Database
 from catalog.owners import new_owner
+from ingestion import fork_guard
 from ingestion.queueing import sweep
 from ingestion.settings import IngestionSettings
 
@@ -47,14 +48,15 @@ class RecoveryLoop:
 
     def _run(self) -> None:
         while True:
-            if self._every_tick is not None:
+            with fork_guard.held():  # a pool process forked mid-query would inherit SQLite's locks
+                if self._every_tick is not None:
+                    try:
+                        self._every_tick()
+                    except Exception:
+                        log.exception("recovery tick failed; will try again")
                 try:
-                    self._every_tick()
+                    sweep(self._celery, self._db, self._broker_url, self._settings, self.owner)
                 except Exception:
-                    log.exception("recovery tick failed; will try again")
-            try:
-                sweep(self._celery, self._db, self._broker_url, self._settings, self.owner)
-            except Exception:
-                log.exception("recovery sweep failed; will try again")
+                    log.exception("recovery sweep failed; will try again")
             if self._stop.wait(self._interval_s):
                 return

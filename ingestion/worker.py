@@ -16,7 +16,7 @@ from catalog import jobs
 from catalog.database import Database
 from catalog.migrate import migrate
 from catalog.owners import new_owner
-from ingestion import runtime
+from ingestion import fork_guard, runtime
 from ingestion.celery_app import create_celery
 from ingestion.metrics import MetricsRecorder
 from ingestion.pipeline import IngestionContext
@@ -79,6 +79,7 @@ def run_worker(config: WorkerConfig) -> None:
     config.tmp_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.environ["TMPDIR"] = str(config.tmp_dir)
     tempfile.tempdir = str(config.tmp_dir)
+    fork_guard.install()
     context = build_context(config)
     runtime.install(context, MetricsRecorder(config.broker_url))
     web_tasks.install(config.urls)

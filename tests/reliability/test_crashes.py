@@ -136,7 +136,7 @@ def test_a_file_that_kills_its_worker_every_time_fails_as_parse_crash(stack: Sta
         "done",
         "failed",
     ):
-        assert time.monotonic() < deadline, f"still {state} after 300 s"
+        assert time.monotonic() < deadline, f"still {state} after 300 s\n{stack.logs_tail()}"
         if state.status == "processing" and state.attempts not in killed_runs and state.attempts <= MAX_ATTEMPTS:
             for pid in pool_children(worker.pid):
                 os.kill(pid, signal.SIGKILL)
