@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, partial
+from pathlib import PurePosixPath
 
 import numpy as np
 
@@ -190,9 +191,9 @@ def _run(
         raise DocumentError("no text could be extracted from this file", code="empty_document")
     if len(drafts) > MAX_CHUNKS_PER_FILE:
         raise DocumentError(f"the file yields more than {MAX_CHUNKS_PER_FILE} chunks", code="too_many_chunks")
+    source = PurePosixPath(claim.name).name
     rows = [
-        jobs.ChunkRow(chunk_id(claim.file_id, i), i, d.text, {"source": claim.name, **d.meta})
-        for i, d in enumerate(drafts)
+        jobs.ChunkRow(chunk_id(claim.file_id, i), i, d.text, {"source": source, **d.meta}) for i, d in enumerate(drafts)
     ]
 
     texts = [r.text for r in rows]
