@@ -85,6 +85,7 @@ class FolderSync:
         self.job = IngestJob(client, ingest, display, keep_path=True)
         self.tally = SyncTally()
         self.root = options.directory
+        self.passes = 0
 
     def watched(self, rel: str) -> bool:
         """Whether a path (relative to the folder) is one this sync sends."""
@@ -117,7 +118,8 @@ class FolderSync:
         steps = plan_sync(local, remote, delete=self.options.delete, in_scope=self._scope(changes, unreadable))
         self._delete([s for s in steps if s.action == "delete"])
         files = {f.rel: f for f, _ in hashed}
-        self._send([s for s in steps if s.action != "delete"], files, full=changes is None)
+        self._send([s for s in steps if s.action != "delete"], files, first=self.passes == 0)
+        self.passes += 1
 
     def _local(self, changes: Changes | None) -> list[LocalFile]:
         if changes is None:
@@ -127,7 +129,7 @@ class FolderSync:
                     continue
                 if supported(f.rel):
                     files.append(f)
-                else:
+                elif self.passes == 0:  # a watch's rescans do not count them again
                     self.tally.add("skipped", f.rel, reason=f"{f.path.suffix or 'no extension'}: not a supported type")
             return files
         found = []
@@ -182,10 +184,10 @@ class FolderSync:
                 self.tally.add("deleted", s.name, s.file.file_id)
                 self.display.note(f"deleted {s.name}")
 
-    def _send(self, steps: list[Step], files: dict[str, LocalFile], *, full: bool) -> None:
+    def _send(self, steps: list[Step], files: dict[str, LocalFile], *, first: bool) -> None:
         """Upload the new and changed files, then follow them (and unchanged ones still being
-        ingested) until done. A full pass counts the unchanged files; a watch event's pass names
-        each file it sends."""
+        ingested) until done. The first pass counts the unchanged files; a watch's later passes
+        name each file they send."""
         sent: list[tuple[Step, Entry]] = []
         followed: list[tuple[Step, Entry]] = []
         for s in steps:
@@ -208,10 +210,10 @@ class FolderSync:
             for s, e in followed:
                 if e.status == "failed":
                     self.tally.add("failed", s.name, e.file_id, f"unchanged, failed in the KB: {_reason(e)}")
-                elif full:
+                elif first:
                     self.tally.add("unchanged", s.name, e.file_id)
             for s, e in sent:
-                self._record_sent(s, e, verbose=not full)
+                self._record_sent(s, e, verbose=not first)
 
     def _record_sent(self, s: Step, e: Entry, *, verbose: bool) -> None:
         label = "added" if s.action == "add" else "new_version"

@@ -183,8 +183,8 @@ def test_watch_sends_a_new_and_an_edited_file_within_seconds_and_stops_on_ctrl_c
         _wait(lambda: _done(stack, kb, "lighthouse.md", GREEN), 60, log)
         edited_after = time.monotonic() - started
         print(f"watch: new files done {new_after:.1f} s after the write, the edit {edited_after:.1f} s")
-        assert new_after < 20
-        assert edited_after < 20
+        assert new_after < 30  # seen 0.6-7 s on 2 busy cores
+        assert edited_after < 30
 
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0, log.read_text()
