@@ -25,18 +25,27 @@ from ingestion.uploads import StagedBlob, UploadStore
 MAX_NAME_LENGTH = 255
 
 
-def display_name(raw: str | None) -> str:
+def display_name(raw: str | None, *, keep_path: bool = False) -> str:
     """A client's file name reduced to a label: last path part, no control characters.
 
-    It is stored as metadata only; stored bytes are named by their sha256.
+    With `keep_path` the relative path is kept (`notes/a.md`, as `kb-server sync` names files), with
+    empty, `.` and `..` parts and a leading `/` dropped. It is stored as metadata only; stored bytes
+    are named by their sha256.
     """
     name = (raw or "").replace("\\", "/")
-    name = PurePosixPath(name).name
-    name = "".join(ch for ch in name if ch.isprintable() and ch not in "\x00")
+    if keep_path:
+        parts = (_printable(p) for p in name.split("/"))
+        name = "/".join(p for p in parts if p not in ("", ".", ".."))
+    else:
+        name = _printable(PurePosixPath(name).name)
     if len(name) > MAX_NAME_LENGTH:  # shorten the stem: the extension says what the file is
         suffix = PurePosixPath(name).suffix[:16]
         name = name[: MAX_NAME_LENGTH - len(suffix)] + suffix
     return name or "unnamed"
+
+
+def _printable(part: str) -> str:
+    return "".join(ch for ch in part if ch.isprintable() and ch not in "\x00")
 
 
 @dataclass(frozen=True)
@@ -64,14 +73,16 @@ def register_blob(
     source_url: str | None = None,
     task_id: str | None = None,
     replace_name: bool = False,
+    keep_path: bool = False,
 ) -> Registered:
     """Check a staged blob's type, store it content-addressed, register it once per KB and enqueue
     its ingestion. The staged temp file is committed or removed either way.
 
     `task_id` (default: a new one) names the ingestion task; a caller that passes the same one on
     a rerun knows a `duplicate` answering with it is its own earlier registration. With
-    `replace_name` a file of the same name already in the KB makes this one its next version."""
-    name = display_name(raw_name)
+    `replace_name` a file of the same name already in the KB makes this one its next version; with
+    `keep_path` the name keeps its relative path (see display_name)."""
+    name = display_name(raw_name, keep_path=keep_path)
     try:
         kind = detect_kind(name, blob.head(SNIFF_BYTES), blob.tmp_path)
     except UnsupportedFile as exc:

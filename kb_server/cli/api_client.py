@@ -150,12 +150,20 @@ class ApiClient:
     def list_files(self, kb: str) -> list[dict[str, Any]]:
         return list(self.request("GET", f"/api/kbs/{quote(kb, safe='')}/files").json()["files"])
 
-    def upload(self, kb: str, parts: list[UploadPart], on_existing_name: str | None = None) -> list[dict[str, Any]]:
-        """Send files in one multipart request; one entry per file, in the order sent."""
+    def upload(
+        self, kb: str, parts: list[UploadPart], on_existing_name: str | None = None, *, keep_path: bool = False
+    ) -> list[dict[str, Any]]:
+        """Send files in one multipart request; one entry per file, in the order sent. With `keep_path`
+        the server keeps each name's relative path (`notes/a.md`)."""
         files = [("files", (name, stream)) for name, stream in parts]
-        params = {"on_existing_name": on_existing_name} if on_existing_name else None
+        params: dict[str, str] = {"on_existing_name": on_existing_name} if on_existing_name else {}
+        if keep_path:
+            params["keep_path"] = "true"
         path = f"/api/kbs/{quote(kb, safe='')}/files"
-        return list(self.request("POST", path, files=files, params=params).json()["files"])
+        return list(self.request("POST", path, files=files, params=params or None).json()["files"])
+
+    def delete_file(self, kb: str, file_id: int) -> None:
+        self.request("DELETE", f"/api/kbs/{quote(kb, safe='')}/files/{int(file_id)}")
 
     def cancel_file(self, kb: str, file_id: int, reason: str | None = None) -> dict[str, Any]:
         path = f"/api/kbs/{quote(kb, safe='')}/files/{int(file_id)}/cancel"

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from kb_server.cli.api_client import BUSY, ApiClient, ServerError, Unreachable, format_detail
+from kb_server.cli.api_client import BUSY, ApiClient, ServerError, Unreachable, UploadPart, format_detail
 from kb_server.cli.ingest_cancel import offer_cancel
 from kb_server.cli.ingest_plan import PlanError, batches, collect, sha256_of
 from kb_server.cli.ingest_report import Entry, show_summary, summary
@@ -50,8 +50,8 @@ class IngestOptions:
     on_existing_name: str = "replace"  # | keep_both: see the README's "New versions"
 
 
-class _Usage(Exception):
-    pass
+class UsageError(Exception):
+    """The command cannot run as given (e.g. no such knowledge base, and no --create)."""
 
 
 def run_ingest(
@@ -63,10 +63,10 @@ def run_ingest(
 ) -> int:
     display = display_for(err if options.as_json else out)
     client.on_wait = lambda why, seconds: display.note(f"{why}: waiting {seconds:.0f} s")
-    job = _Ingest(client, options, display)
+    job = IngestJob(client, options, display)
     try:
         entries = job.run()
-    except (PlanError, _Usage, Unreachable) as exc:
+    except (PlanError, UsageError, Unreachable) as exc:
         print(f"kb-server: {exc}", file=err)
         return 2
     except ServerError as exc:
@@ -84,16 +84,19 @@ def run_ingest(
     return 0 if all(e.ok for e in entries) else 1
 
 
-class _Ingest:
-    def __init__(self, client: ApiClient, options: IngestOptions, display: Display) -> None:
+class IngestJob:
+    """The phases of one run; `kb-server sync` reuses its KB check, upload and follow phases."""
+
+    def __init__(self, client: ApiClient, options: IngestOptions, display: Display, *, keep_path: bool = False) -> None:
         self.client, self.options, self.display = client, options, display
+        self.keep_path = keep_path
         self.kb = options.kb
         self.entries: list[Entry] = []
 
     def run(self) -> list[Entry]:
         o = self.options
         files = collect(o.paths, recursive=o.recursive, include=o.include, exclude=o.exclude)
-        self._ensure_kb()
+        self.ensure_kb()
         entries = self.entries = [Entry(f) for f in files]
         for e in entries:
             if not e.local.supported:
@@ -101,10 +104,10 @@ class _Ingest:
                 self.display.note(f"skipped {e.local.path} ({e.reason})")
         to_send = self._hash_and_match([e for e in entries if e.outcome == "pending"])
         if to_send:
-            self._upload(to_send)
+            self.upload(to_send)
         elif entries:
             self.display.note("nothing to upload")
-        self._follow([e for e in entries if e.file_id is not None and e.status not in SETTLED])
+        self.follow([e for e in entries if e.file_id is not None and e.status not in SETTLED])
         for e in entries:
             if e.twin is not None:
                 e.file_id, e.status, e.chunks = e.twin.file_id, e.twin.status, e.twin.chunks
@@ -114,14 +117,14 @@ class _Ingest:
         """Files this run queued that had not settled when it stopped."""
         return [e.file_id for e in self.entries if e.outcome == "queued" and e.file_id is not None]
 
-    def _ensure_kb(self) -> None:
+    def ensure_kb(self) -> None:
         try:
             self.client.get_kb(self.kb)
         except ServerError as exc:
             if exc.status != 404:
                 raise
             if not self.options.create:
-                raise _Usage(f"{exc} (add --create to create it)") from exc
+                raise UsageError(f"{exc} (add --create to create it)") from exc
             try:
                 self.client.create_kb(self.kb)
                 self.display.note(f"created knowledge base {self.kb}")
@@ -165,15 +168,15 @@ class _Ingest:
             self.display.note(f"{already} of {len(candidates)} files already in the KB: not sent again")
         return to_send
 
-    def _upload(self, to_send: list[Entry]) -> None:
+    def upload(self, to_send: list[Entry]) -> None:
         self.display.note(f"uploading {len(to_send)} files to {self.kb} at {self.client.base_url}")
         with self.display.phase("uploading", sum(e.local.size for e in to_send), "bytes") as phase:
             progress = _UploadProgress(phase, len(to_send))
             # Local files sharing a name (a/README.md, b/README.md) are different documents: the
             # server only sees the name, so they go as keep_both, never as versions of each other.
-            names = Counter(e.local.path.name for e in self.entries if e.outcome != "skipped")
-            shared = [e for e in to_send if names[e.local.path.name] > 1]
-            single = [e for e in to_send if names[e.local.path.name] == 1]
+            names = Counter(e.upload_name for e in self.entries if e.outcome != "skipped")
+            shared = [e for e in to_send if names[e.upload_name] > 1]
+            single = [e for e in to_send if names[e.upload_name] <= 1]
             for part, option in ((single, self.options.on_existing_name), (shared, "keep_both")):
                 for group in batches(part, lambda e: e.local.size, self.options.batch, BATCH_BYTES):
                     self._send(group, progress, option)
@@ -190,7 +193,8 @@ class _Ingest:
                     e.settle("failed", "unreadable", exc.strerror or str(exc))
             if not streams:
                 return
-            results = self.client.upload(self.kb, [(e.local.path.name, s) for e, s in streams], on_existing_name)
+            parts: list[UploadPart] = [(e.upload_name, s) for e, s in streams]
+            results = self.client.upload(self.kb, parts, on_existing_name, keep_path=self.keep_path)
         except ServerError as exc:
             refused = exc
         finally:
@@ -228,7 +232,7 @@ class _Ingest:
             for e in group:
                 e.settle(outcome, exc.code, format_detail(exc.detail))
 
-    def _follow(self, tracked: list[Entry]) -> None:
+    def follow(self, tracked: list[Entry]) -> None:
         """Poll the KB's files until every tracked one is done, failed or cancelled."""
         if not tracked:
             return

@@ -36,6 +36,11 @@ class Entry:
     twin: Entry | None = None  # the local file with the same bytes that was sent instead
     version: int | None = None  # a new version of a document already in the KB: the file it replaces
     replaces: int | None = None
+    name: str | None = None  # the name it is sent under, when not the file's own (sync: its relative path)
+
+    @property
+    def upload_name(self) -> str:
+        return self.name or self.local.path.name
 
     def settle(self, outcome: str, code: str | None = None, reason: str | None = None) -> None:
         self.outcome, self.code, self.reason = outcome, code, reason

@@ -1,4 +1,5 @@
-"""The operator commands of `kb-server`, clients of a running server: `ingest`, `kb`, `files`, `search`."""
+"""The operator commands of `kb-server`, clients of a running server: `ingest`, `sync`, `kb`, `files`,
+`search`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any, get_args
 
 from vectorstore.settings import Preset
 
-OPERATOR_COMMANDS = ("ingest", "kb", "files", "search")
+OPERATOR_COMMANDS = ("ingest", "sync", "kb", "files", "search")
 EMBEDDING_PRESETS = get_args(Preset)
 URL_HELP = "the server's base URL (default http://HOST:PORT from the settings)"
 
@@ -68,6 +69,8 @@ def add_operator_commands(commands: Any, common: Callable[..., None]) -> None:
     web.add_argument("--max-pages", type=_positive, default=50, metavar="N", help="pages for the whole request (50)")
     web.add_argument("--sitemap", action="store_true", help="read each site's sitemap.xml for its pages")
 
+    _add_sync(commands, client_parser)
+
     kb = commands.add_parser("kb", help="list, create or delete the knowledge bases of a running server")
     kb_actions = kb.add_subparsers(dest="action", required=True, metavar="ACTION")
     client_parser(kb_actions, "ls", "list the knowledge bases with their file and chunk counts")
@@ -113,6 +116,43 @@ def add_operator_commands(commands: Any, common: Callable[..., None]) -> None:
     search.add_argument("query")
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 60:
+        raise argparse.ArgumentTypeError("must be between 0 and 60")
+    return value
+
+
+def _add_sync(commands: Any, client_parser: Callable[..., argparse.ArgumentParser]) -> None:
+    sync = client_parser(
+        commands,
+        "sync",
+        "keep a knowledge base in step with a folder: send new files, changed ones as new versions, "
+        "delete vanished ones (--delete); --watch follows the folder until Ctrl-C",
+    )
+    sync.epilog = (
+        "Files are named in the KB by their path relative to DIR (notes/a.md); hidden and temporary files "
+        "(~$x.docx, .swp, .part, …) and unsupported types are left out. A file whose bytes the KB already "
+        "has under its name is not sent again, so an interrupted sync is resumed by running it again. "
+        "--delete makes the folder the source of truth: every KB file whose name is not in it (within "
+        "subfolders only with --recursive) is deleted, except pages fetched from a URL."
+    )
+    sync.add_argument("directory", type=Path, metavar="DIR", help="the folder to sync")
+    sync.add_argument("--kb", required=True, help="the knowledge base to keep in step with it")
+    sync.add_argument("-r", "--recursive", action="store_true", help="subfolders too (names keep their path)")
+    sync.add_argument("--delete", action="store_true", help="delete KB files whose file left the folder")
+    sync.add_argument("--watch", action="store_true", help="then follow the folder's changes until Ctrl-C")
+    sync.add_argument(
+        "--debounce",
+        type=_seconds,
+        default=1.0,
+        metavar="SECONDS",
+        help="--watch: send a changed file once it has been quiet this long (1)",
+    )
+    sync.add_argument("--create", action="store_true", help="create the knowledge base if it does not exist")
+    sync.add_argument("--batch", type=_positive, default=20, metavar="N", help="files per upload request (20)")
+
+
 def run_operator_command(args: argparse.Namespace, base_url: str, api_key: str | None) -> int:
     from kb_server.cli import admin_commands
     from kb_server.cli.api_client import ApiClient
@@ -145,6 +185,21 @@ def run_operator_command(args: argparse.Namespace, base_url: str, api_key: str |
                 on_existing_name=args.on_existing_name,
             )
             return run_ingest(client, options)
+        if args.command == "sync":
+            from kb_server.cli.sync import SyncOptions, run_sync
+
+            sync = SyncOptions(
+                kb=args.kb,
+                directory=args.directory,
+                recursive=args.recursive,
+                delete=args.delete,
+                watch=args.watch,
+                create=args.create,
+                batch=args.batch,
+                debounce_s=args.debounce,
+                as_json=args.json,
+            )
+            return run_sync(client, sync)
         if args.command == "kb" and args.action == "ls":
             return admin_commands.guarded(lambda: admin_commands.list_kbs(client, args.json))
         if args.command == "kb" and args.action == "create":

@@ -56,17 +56,22 @@ def upload_files(
 
 
 def register_uploads(
-    services: Services, kb_name: str, staged: list[tuple[str | None, StagedBlob]], replace: bool = True
+    services: Services,
+    kb_name: str,
+    staged: list[tuple[str | None, StagedBlob]],
+    replace: bool = True,
+    keep_path: bool = False,
 ) -> list[FileAccepted]:
     """Check each staged upload's type, store it content-addressed, register it once per KB and
-    enqueue its ingestion. Every staged temp file is either committed or removed."""
+    enqueue its ingestion. Every staged temp file is either committed or removed. With `keep_path`
+    a name keeps its relative path (`notes/a.md`), else only its last part."""
     accepted: list[FileAccepted] = []
     done = 0
     try:
         kb = repository.get_kb(services.db, kb_name)
         kb_embedder(services, kb)  # refuses a KB whose embedder is not served here
         for raw_name, blob in staged:
-            accepted.append(_register_one(services, kb.id, raw_name, blob, replace))
+            accepted.append(_register_one(services, kb.id, raw_name, blob, replace, keep_path))
             done += 1
     except BaseException:
         for _, blob in staged[done:]:
@@ -76,9 +81,18 @@ def register_uploads(
 
 
 def _register_one(
-    services: Services, kb_id: int, raw_name: str | None, blob: StagedBlob, replace: bool
+    services: Services, kb_id: int, raw_name: str | None, blob: StagedBlob, replace: bool, keep_path: bool
 ) -> FileAccepted:
-    r = register_blob(services.db, services.celery, services.uploads, kb_id, raw_name, blob, replace_name=replace)
+    r = register_blob(
+        services.db,
+        services.celery,
+        services.uploads,
+        kb_id,
+        raw_name,
+        blob,
+        replace_name=replace,
+        keep_path=keep_path,
+    )
     error = UploadError(code=r.error_code or "", detail=r.error or "") if r.status == "rejected" else None
     return FileAccepted(
         file_id=r.file_id,

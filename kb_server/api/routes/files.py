@@ -52,6 +52,9 @@ async def upload_files(
     request: Request,
     services: ServicesDep,
     on_existing_name: Annotated[OnExistingName | None, Query(description="replace (default) | keep_both")] = None,
+    keep_path: Annotated[
+        bool, Query(description="name each file by its relative path (notes/a.md), not only its last part")
+    ] = False,
 ) -> UploadResult:
     """Upload one or many files (multipart field `files`). Answers at once, before any parsing.
 
@@ -60,7 +63,9 @@ async def upload_files(
     of a `cancelled` file are queued again, under its `file_id`. A file whose name is already in the
     knowledge base (other bytes) becomes that document's next version (`version`, `replaces`: the old
     one serves until the new one is done, then leaves), unless `on_existing_name=keep_both` (query
-    parameter or form field) keeps both as separate documents. If every
+    parameter or form field) keeps both as separate documents. A file's name is the last part of
+    the name sent, unless `keep_path=true` keeps its relative path (as `kb-server sync` does, so
+    `a/README.md` and `b/README.md` stay two documents). If every
     file is rejected the answer is 415. Limits (`limits.*`): a file or request too large is 413
     (refused as the bytes arrive), too many files is 400, too much work pending is 429.
     """
@@ -74,7 +79,7 @@ async def upload_files(
         for r in received:
             services.uploads.discard(r.staged)
         raise
-    accepted = await run_in_threadpool(file_service.register_uploads, services, kb, staged, replace)
+    accepted = await run_in_threadpool(file_service.register_uploads, services, kb, staged, replace, keep_path)
     if all(a.status == "rejected" for a in accepted):
         reasons = "; ".join(a.error.detail for a in accepted if a.error)
         codes = {a.error.code for a in accepted if a.error}
