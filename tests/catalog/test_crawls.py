@@ -56,7 +56,7 @@ def test_a_page_is_claimed_once_finished_once_and_can_be_given_back(db: Database
     assert crawls.claim_page(db, page_id, stale_s=0) is not None  # a dead worker's claim, taken over
     crawls.release_page(db, page_id)
     assert crawls.claim_page(db, page_id, stale_s=900) is not None
-    assert crawls.finish_page(db, page_id, UrlPageStatus.FAILED, error_code="timeout", error="slow")
+    assert crawls.fail_page(db, page_id, "timeout", "slow")
     assert not crawls.finish_page(db, page_id, UrlPageStatus.FETCHED)
     assert crawls.claim_page(db, page_id, stale_s=0) is None
     _, [view] = crawls.get_request(db, kb.id, "r")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from celery import Celery
@@ -12,7 +11,6 @@ from sqlalchemy import update
 
 from catalog import Database, KnowledgeBase, crawls, repository
 from catalog.crawls import Seed
-from catalog.migrate import migrate
 from catalog.models import UrlPage, utcnow
 from ingestion.uploads import UploadStore
 from ingestion.web.crawl import CrawlContext, process_page
@@ -20,22 +18,6 @@ from ingestion.web.settings import UrlSettings
 from tests.support.web_site import WebSite
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    """SQLite only: the catalog's side of this is tested on both databases in tests/catalog/test_crawls.py."""
-    database = Database(f"sqlite:///{tmp_path}/kb.sqlite3")
-    migrate(database)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[WebSite]:
-    running = WebSite().start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture
@@ -62,7 +44,10 @@ def test_a_page_run_twice_or_rerun_after_a_crash_registers_one_file(
     # A worker that died after registering the file and adding the links, before finishing.
     long_ago = utcnow() - timedelta(hours=1)
     with ctx.db.write() as s:
-        s.execute(update(UrlPage).where(UrlPage.id == index).values(status="fetching", claimed_at=long_ago))
+        unfinished = {"sha256": None, "etag": None, "last_modified": None, "outcome": None}
+        s.execute(
+            update(UrlPage).where(UrlPage.id == index).values(status="fetching", claimed_at=long_ago, **unfinished)
+        )
     assert process_page(ctx, index) == "fetched"  # its own file, not a duplicate
     assert pages(ctx.db, kb, site) == found
     [file] = repository.list_files(ctx.db, kb.id)
