@@ -44,8 +44,11 @@ def claim_due(db: Database, page_id: int, now: datetime) -> bool:
         return getattr(result, "rowcount", 0) == 1
 
 
-def stuck_pages(db: Database, now: datetime, pending_grace_s: float, stale_claim_s: float, limit: int) -> list[int]:
-    """Pages `pending` untouched for `pending_grace_s`, or `fetching` under a claim older than `stale_claim_s`."""
+def stuck_pages(
+    db: Database, now: datetime, pending_grace_s: float | None, stale_claim_s: float, limit: int
+) -> list[int]:
+    """Pages `pending` untouched for `pending_grace_s` (None: none of them), or `fetching` under a
+    claim older than `stale_claim_s`."""
     pending_before, claimed_before = _cutoffs(now, pending_grace_s, stale_claim_s)
     with db.read() as s:
         return list(
@@ -58,7 +61,7 @@ def stuck_pages(db: Database, now: datetime, pending_grace_s: float, stale_claim
         )
 
 
-def touch_stuck(db: Database, page_id: int, now: datetime, pending_grace_s: float, stale_claim_s: float) -> bool:
+def touch_stuck(db: Database, page_id: int, now: datetime, pending_grace_s: float | None, stale_claim_s: float) -> bool:
     """Make a stuck page `pending` again, as of now (so it is sent once per grace); False if it is
     not stuck any more (a worker took or settled it)."""
     pending_before, claimed_before = _cutoffs(now, pending_grace_s, stale_claim_s)
@@ -71,11 +74,13 @@ def touch_stuck(db: Database, page_id: int, now: datetime, pending_grace_s: floa
         return getattr(result, "rowcount", 0) == 1
 
 
-def _cutoffs(now: datetime, pending_grace_s: float, stale_claim_s: float) -> tuple[datetime, datetime]:
-    return now - timedelta(seconds=pending_grace_s), now - timedelta(seconds=stale_claim_s)
+def _cutoffs(now: datetime, pending_grace_s: float | None, stale_claim_s: float) -> tuple[datetime | None, datetime]:
+    pending_before = now - timedelta(seconds=pending_grace_s) if pending_grace_s is not None else None
+    return pending_before, now - timedelta(seconds=stale_claim_s)
 
 
-def _stuck(pending_before: datetime, claimed_before: datetime) -> ColumnElement[bool]:
-    return ((UrlPage.status == UrlPageStatus.PENDING) & (UrlPage.updated_at < pending_before)) | (
-        (UrlPage.status == UrlPageStatus.FETCHING) & (UrlPage.claimed_at < claimed_before)
-    )
+def _stuck(pending_before: datetime | None, claimed_before: datetime) -> ColumnElement[bool]:
+    stale = (UrlPage.status == UrlPageStatus.FETCHING) & (UrlPage.claimed_at < claimed_before)
+    if pending_before is None:
+        return stale
+    return stale | ((UrlPage.status == UrlPageStatus.PENDING) & (UrlPage.updated_at < pending_before))
