@@ -1,4 +1,5 @@
-"""One page's task, run twice or rerun after a crash: nothing fetched into the KB twice, no link added twice."""
+"""One page's task, run twice or rerun after a crash: nothing fetched into the KB twice, no link added
+twice; refreshed, it registers only changed bytes, as the next version of the page's document."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from celery import Celery
 from sqlalchemy import update
 
-from catalog import Database, KnowledgeBase, crawls, repository
+from catalog import Database, KnowledgeBase, crawls, refreshes, repository
 from catalog.crawls import Seed
 from catalog.models import UrlPage, utcnow
 from ingestion.uploads import UploadStore
@@ -58,3 +59,36 @@ def test_links_stop_at_max_pages(ctx: CrawlContext, kb: KnowledgeBase, site: Web
     [index] = crawls.create_request(ctx.db, "r", kb.id, 1, 2, [Seed(site.url("/index.html"))])
     process_page(ctx, index)
     assert pages(ctx.db, kb, site) == {"/index.html": "fetched", "/a.html": "pending"}
+
+
+def refresh(ctx: CrawlContext, page_id: int) -> str:
+    """What the sweeper does when the page is due, then the fetch task."""
+    assert refreshes.claim_due(ctx.db, page_id, utcnow() + timedelta(seconds=61))
+    return process_page(ctx, page_id)
+
+
+def test_a_refresh_re_ingests_only_changed_content_as_the_next_version(
+    ctx: CrawlContext, kb: KnowledgeBase, site: WebSite
+) -> None:
+    site.no_validators.add("/b.html")  # one page the site serves without ETag or Last-Modified
+    a, b = crawls.create_request(
+        ctx.db, "r", kb.id, 0, 5, [Seed(site.url("/a.html")), Seed(site.url("/b.html"))], refresh_s=60
+    )
+    assert (process_page(ctx, a), process_page(ctx, b)) == ("fetched", "fetched")
+    first = {f.source_url: f for f in repository.list_files(ctx.db, kb.id)}
+
+    assert (refresh(ctx, a), refresh(ctx, b)) == ("unchanged", "unchanged")  # a 304; the same bytes
+    assert site.not_modified["/a.html"] == 1
+    assert pages(ctx.db, kb, site) == {"/a.html": "fetched", "/b.html": "fetched"}
+    assert {f.id for f in repository.list_files(ctx.db, kb.id)} == {f.id for f in first.values()}
+
+    site.pages["/a.html"] = site.pages["/a.html"].replace(b"two compost bays", b"three compost bays")
+    site.pages["/a.html"] = site.pages["/a.html"].replace(b"<title>Compost Bays", b"<title>Compost Rules")
+    assert refresh(ctx, a) == "fetched"
+    files = repository.list_files(ctx.db, kb.id)
+    [new] = [f for f in files if f.id not in {f.id for f in first.values()}]
+    old = first[site.url("/a.html")]
+    # The next version of the page's document: its name kept, the old one serving until it is done.
+    assert (new.name, new.version, new.replaces, new.source_url) == (old.name, 2, old.id, old.source_url)
+    _, views = crawls.get_request(ctx.db, kb.id, "r")
+    assert {v.page.url: (v.page.file_id, v.page.title) for v in views}[site.url("/a.html")] == (new.id, "Compost Rules")
