@@ -260,6 +260,29 @@ def keep_robots(db: Database, request_id: str, origin: str, body: str) -> None:
         pass
 
 
+def set_refresh(db: Database, kb_id: int, request_id: str, refresh_s: int | None) -> None:
+    """Change how often a request's pages are fetched again (None: never), counted from now.
+
+    Raises:
+        NotFound: no such request in this knowledge base.
+    """
+    now = utcnow()
+    with db.write() as s:
+        found = s.execute(
+            update(UrlRequest).where(UrlRequest.id == request_id, UrlRequest.kb_id == kb_id).values(refresh_s=refresh_s)
+        )
+        if getattr(found, "rowcount", 0) != 1:
+            raise NotFound(
+                f"URL request {request_id!r} does not exist in this knowledge base", code="request_not_found"
+            )
+        # Pages being fetched now are scheduled when they settle (`_settle` reads the new value).
+        s.execute(
+            update(UrlPage)
+            .where(UrlPage.request_id == request_id, UrlPage.status.in_(SETTLED))
+            .values(next_refresh_at=now + timedelta(seconds=refresh_s) if refresh_s else None)
+        )
+
+
 def get_request(db: Database, kb_id: int, request_id: str) -> tuple[UrlRequest, list[PageView]]:
     """A request with its pages (and their files' status), in the order they were found.
 

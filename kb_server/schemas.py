@@ -486,6 +486,13 @@ class UrlSubmit(BaseModel):
     )
 
 
+class UrlRefreshChange(BaseModel):
+    refresh_s: int = Field(
+        ge=0,
+        description="fetch the pages again every this many seconds from now (at least `urls.min_refresh_s`); 0: never",
+    )
+
+
 class UrlAccepted(BaseModel):
     url: str = Field(description="as given")
     normalized: str | None = Field(default=None, description="the URL that is fetched (or the sitemap read)")

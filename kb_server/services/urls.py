@@ -18,6 +18,7 @@ from kb_server.schemas import (
     UploadError,
     UrlAccepted,
     UrlPagePublic,
+    UrlRefreshChange,
     UrlRequestPublic,
     UrlSubmit,
     UrlSubmitResult,
@@ -88,6 +89,14 @@ def _refresh_s(asked: int | None, limits: UrlSettings) -> int | None:
         source = "refresh_s" if asked is not None else "urls.refresh_s"
         raise InvalidInput(f"{source} {refresh_s} is under urls.min_refresh_s ({limits.min_refresh_s})")
     return refresh_s
+
+
+def change_refresh(services: Services, kb_name: str, request_id: str, body: UrlRefreshChange) -> UrlRequestPublic:
+    """Raises: NotFound (the knowledge base or the request); InvalidInput (under `urls.min_refresh_s`)."""
+    refresh_s = _refresh_s(body.refresh_s, services.settings.urls)
+    kb = repository.get_kb(services.db, kb_name)
+    crawls.set_refresh(services.db, kb.id, request_id, refresh_s)
+    return read_request(services, kb_name, request_id)
 
 
 def read_request(services: Services, kb_name: str, request_id: str) -> UrlRequestPublic:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from catalog import Database, KnowledgeBase, crawls, refreshes, repository
 from catalog.crawls import Seed
+from catalog.errors import NotFound
 from catalog.models import UrlPage, UrlPageStatus, UrlRequest, utcnow
 
 pytestmark = pytest.mark.unit
@@ -154,3 +155,20 @@ def test_pages_whose_message_was_lost_are_found_and_touched_once_per_grace(db: D
     assert refreshes.stuck_pages(db, dead, None, 900, 10) == [taken]
     assert refreshes.touch_stuck(db, taken, dead, None, 900)
     assert crawls.claim_page(db, taken, stale_s=900) is not None  # pending again: the re-sent task takes it
+
+
+def test_refresh_can_be_changed_or_stopped_for_a_request(db: Database, kb: KnowledgeBase) -> None:
+    settled, busy = crawls.create_request(db, "r", kb.id, 0, 5, [Seed("http://a/1"), Seed("http://a/2")])
+    for page_id in (settled, busy):
+        crawls.claim_page(db, page_id, stale_s=900)
+    crawls.finish_page(db, settled, UrlPageStatus.FETCHED)
+    crawls.set_refresh(db, kb.id, "r", 60)
+    crawls.finish_page(db, busy, UrlPageStatus.FETCHED)  # settled after the change: scheduled too
+    request, views = crawls.get_request(db, kb.id, "r")
+    assert request.refresh_s == 60
+    assert all(v.page.next_refresh_at is not None for v in views)
+    crawls.set_refresh(db, kb.id, "r", None)
+    request, views = crawls.get_request(db, kb.id, "r")
+    assert (request.refresh_s, [v.page.next_refresh_at for v in views]) == (None, [None, None])
+    with pytest.raises(NotFound):
+        crawls.set_refresh(db, kb.id, "other", 60)

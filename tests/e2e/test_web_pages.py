@@ -120,7 +120,11 @@ def test_with_allow_private_off_local_and_private_addresses_are_refused(
     name = "guarded"
     client.create_kb(name)
     port = site.base.rsplit(":", 1)[1]
-    with httpx.Client(base_url=second_api(KB_URLS__ALLOW_PRIVATE="false"), timeout=30) as guarded:
+    api = second_api(KB_URLS__ALLOW_PRIVATE="false", KB_URLS__MIN_REFRESH_S="60")
+    with httpx.Client(base_url=api, timeout=30) as guarded:
+        r = guarded.post(f"/api/kbs/{name}/urls", json={"urls": ["https://example.org/"], "refresh_s": 30})
+        assert (r.status_code, r.json()["code"]) == (400, "invalid_input"), r.text
+        assert "urls.min_refresh_s (60)" in r.json()["detail"]
         for url in (
             site.url("/index.html"),
             f"http://localhost:{port}/index.html",
@@ -188,6 +192,15 @@ def test_a_refresh_re_ingests_only_the_changed_page_as_a_new_version(client: KBC
         assert "red tiger worms" in hits[0]["text"]
         assert not [h for h in client.search(kb, "compost bays of wooden pallets", top_k=5) if "pallets" in h["text"]]
         print(f"changed page re-ingested as version 2 in {took:.1f} s (refresh_s 1, sweep every 2 s)")
+
+        r = client.http.patch(f"/api/kbs/{kb}/urls/{accepted['request_id']}", json={"refresh_s": 0})
+        assert r.status_code == 200, r.text
+        stopped = wait_done(client, kb, accepted["request_id"])  # a refresh under way ends first
+        assert stopped["refresh_s"] is None
+        assert [p["next_refresh_at"] for p in stopped["pages"]] == [None, None]
+        hits = site.hits.copy()
+        time.sleep(5)  # two sweeps and more
+        assert (site.hits["/a.html"], site.hits["/b.html"]) == (hits["/a.html"], hits["/b.html"])
     finally:
         client.http.delete(f"/api/kbs/{kb}")  # its request stops refreshing with it
         site.stop()

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from kb_server.api.deps import ServicesDep
-from kb_server.schemas import ErrorBody, UrlRequestPublic, UrlSubmit, UrlSubmitResult
+from kb_server.schemas import ErrorBody, UrlRefreshChange, UrlRequestPublic, UrlSubmit, UrlSubmitResult
 from kb_server.services import urls as url_service
 
 router = APIRouter(prefix="/api/kbs/{kb}/urls", tags=["urls"])
@@ -45,3 +45,10 @@ def read_url_request(kb: str, request_id: str, services: ServicesDep) -> UrlRequ
     makes it `running` again while it fetches). Each page says when it was last checked and, with
     `refresh_s`, when it is fetched next."""
     return url_service.read_request(services, kb, request_id)
+
+
+@router.patch("/{request_id}", response_model=UrlRequestPublic, responses={**_errors, 400: {"model": ErrorBody}})
+def change_url_refresh(kb: str, request_id: str, body: UrlRefreshChange, services: ServicesDep) -> UrlRequestPublic:
+    """Change how often a request's pages are fetched again, counted from now: `{"refresh_s": 0}`
+    stops refreshing them (their documents stay). Answers with the request, as GET does."""
+    return url_service.change_refresh(services, kb, request_id, body)
