@@ -198,9 +198,9 @@ def test_a_refresh_re_ingests_only_the_changed_page_as_a_new_version(client: KBC
         stopped = wait_done(client, kb, accepted["request_id"])  # a refresh under way ends first
         assert stopped["refresh_s"] is None
         assert [p["next_refresh_at"] for p in stopped["pages"]] == [None, None]
-        hits = site.hits.copy()
+        seen = site.hits.copy()
         time.sleep(5)  # two sweeps and more
-        assert (site.hits["/a.html"], site.hits["/b.html"]) == (hits["/a.html"], hits["/b.html"])
+        assert (site.hits["/a.html"], site.hits["/b.html"]) == (seen["/a.html"], seen["/b.html"])
     finally:
         client.http.delete(f"/api/kbs/{kb}")  # its request stops refreshing with it
         site.stop()
