@@ -246,18 +246,35 @@ def release_page(db: Database, page_id: int) -> None:
         )
 
 
-def robots_body(db: Database, request_id: str, origin: str) -> str | None:
+def robots_body(db: Database, request_id: str, origin: str, max_age_s: float) -> str | None:
+    """The host's robots.txt as kept for the request; None if never read or read over `max_age_s` ago."""
+    fresh_after = utcnow() - timedelta(seconds=max_age_s)
     with db.read() as s:
-        return s.scalar(select(UrlRobots.body).where(UrlRobots.request_id == request_id, UrlRobots.origin == origin))
+        return s.scalar(
+            select(UrlRobots.body).where(
+                UrlRobots.request_id == request_id, UrlRobots.origin == origin, UrlRobots.read_at >= fresh_after
+            )
+        )
 
 
-def keep_robots(db: Database, request_id: str, origin: str, body: str) -> None:
-    """Keep a host's robots.txt for the request; the first worker to read it wins."""
+def keep_robots(db: Database, request_id: str, origin: str, body: str, max_age_s: float) -> None:
+    """Keep a host's robots.txt for the request: the first worker to read it wins, and the first to
+    read it again once the kept one is over `max_age_s` old."""
+    now = utcnow()
     try:
         with db.write() as s:
-            s.add(UrlRobots(request_id=request_id, origin=origin, body=body))
+            s.add(UrlRobots(request_id=request_id, origin=origin, body=body, read_at=now))
     except IntegrityError:
-        pass
+        with db.write() as s:
+            s.execute(
+                update(UrlRobots)
+                .where(
+                    UrlRobots.request_id == request_id,
+                    UrlRobots.origin == origin,
+                    or_(UrlRobots.read_at.is_(None), UrlRobots.read_at < now - timedelta(seconds=max_age_s)),
+                )
+                .values(body=body, read_at=now)
+            )
 
 
 def set_refresh(db: Database, kb_id: int, request_id: str, refresh_s: int | None) -> None:

@@ -240,10 +240,12 @@ class UrlPage(Base):
 
 
 class UrlRobots(Base):
-    """robots.txt of a host as read once per request (a synthetic "disallow all" if unreadable)."""
+    """robots.txt of a host as read for a request (a synthetic "disallow all" if unreadable), read
+    again when older than a day (a refreshing request lives long)."""
 
     __tablename__ = "url_robots"
 
     request_id: Mapped[str] = mapped_column(ForeignKey("url_requests.id", ondelete="CASCADE"), primary_key=True)
     origin: Mapped[str] = mapped_column(String(300), primary_key=True)
     body: Mapped[str] = mapped_column(Text)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, default=utcnow)

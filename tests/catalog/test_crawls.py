@@ -82,9 +82,9 @@ def test_a_known_pending_url_is_returned_again_for_a_retried_crawl(db: Database,
 
 def test_deleting_the_kb_deletes_its_requests(db: Database, kb: KnowledgeBase) -> None:
     crawls.create_request(db, "r", kb.id, 0, 5, [Seed("http://a/")])
-    crawls.keep_robots(db, "r", "http://a", "")
-    crawls.keep_robots(db, "r", "http://a", "User-agent: *\nDisallow: /\n")  # the first one stays
-    assert crawls.robots_body(db, "r", "http://a") == ""
+    crawls.keep_robots(db, "r", "http://a", "", 3600)
+    crawls.keep_robots(db, "r", "http://a", "User-agent: *\nDisallow: /\n", 3600)  # the first one stays
+    assert crawls.robots_body(db, "r", "http://a", 3600) == ""
     repository.delete_kb(db, kb.id)
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(UrlPage)) == 0
@@ -172,3 +172,12 @@ def test_refresh_can_be_changed_or_stopped_for_a_request(db: Database, kb: Knowl
     assert (request.refresh_s, [v.page.next_refresh_at for v in views]) == (None, [None, None])
     with pytest.raises(NotFound):
         crawls.set_refresh(db, kb.id, "other", 60)
+
+
+def test_a_kept_robots_txt_is_read_again_once_it_is_old(db: Database, kb: KnowledgeBase) -> None:
+    crawls.create_request(db, "r", kb.id, 0, 5, [Seed("http://a/")])
+    crawls.keep_robots(db, "r", "http://a", "old", 3600)
+    assert crawls.robots_body(db, "r", "http://a", 3600) == "old"
+    assert crawls.robots_body(db, "r", "http://a", 0) is None  # past its age: to be read again
+    crawls.keep_robots(db, "r", "http://a", "new", 0)
+    assert crawls.robots_body(db, "r", "http://a", 3600) == "new"

@@ -1,4 +1,4 @@
-"""url refresh: a request's refresh_s; each page's content hash, outcome and next refresh
+"""url refresh: a request's refresh_s; each page's content hash, outcome and next refresh; when robots.txt was read
 
 Revision ID: 0007
 Revises: 0006
@@ -28,9 +28,12 @@ def upgrade() -> None:
     op.add_column("url_pages", sa.Column("next_refresh_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index("ix_url_pages_next_refresh_at", "url_pages", ["next_refresh_at"], unique=False)
     op.create_index("ix_files_kb_source_url", "files", ["kb_id", "source_url"], unique=False)
+    op.add_column("url_robots", sa.Column("read_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("url_robots") as batch:
+        batch.drop_column("read_at")
     op.drop_index("ix_files_kb_source_url", table_name="files")
     op.drop_index("ix_url_pages_next_refresh_at", table_name="url_pages")
     with op.batch_alter_table("url_pages", table_kwargs={"sqlite_autoincrement": True}) as batch:
