@@ -101,7 +101,7 @@ class FakeApi:
         elif path == "/api/kbs/notes/files":
             route.fulfill(json={"files": self.files})
         elif path == "/api/kbs/notes/urls" and request.method == "POST":
-            self.url_requests.append(request.post_data_json)
+            self.url_requests.append(dict(request.post_data_json or {}))
             route.fulfill(status=202, json={"request_id": "r1", "refresh_s": self.url_requests[-1].get("refresh_s")})
         elif path == "/api/kbs/notes/urls/r1":
             route.fulfill(json=url_request(self.url_requests[-1]))
