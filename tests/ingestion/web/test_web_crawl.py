@@ -13,8 +13,10 @@ from sqlalchemy import update
 from catalog import Database, KnowledgeBase, crawls, refreshes, repository
 from catalog.crawls import Seed
 from catalog.models import UrlPage, utcnow
+from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
 from ingestion.web.crawl import CrawlContext, process_page
+from ingestion.web.refresh import PageSweep, sweep_pages
 from ingestion.web.settings import UrlSettings
 from tests.support.web_site import WebSite
 
@@ -92,3 +94,22 @@ def test_a_refresh_re_ingests_only_changed_content_as_the_next_version(
     assert (new.name, new.version, new.replaces, new.source_url) == (old.name, 2, old.id, old.source_url)
     _, views = crawls.get_request(ctx.db, kb.id, "r")
     assert {v.page.url: (v.page.file_id, v.page.title) for v in views}[site.url("/a.html")] == (new.id, "Compost Rules")
+
+
+def test_the_sweep_sends_due_pages_and_pages_whose_message_was_lost(
+    ctx: CrawlContext, kb: KnowledgeBase, site: WebSite
+) -> None:
+    settings = IngestionSettings(stale_queued_s=60)
+    due, lost = crawls.create_request(
+        ctx.db, "r", kb.id, 0, 5, [Seed(site.url("/a.html")), Seed(site.url("/b.html"))], refresh_s=60
+    )
+    assert process_page(ctx, due) == "fetched"
+    assert sweep_pages(ctx.celery, ctx.db, settings, idle=True) == PageSweep(0, 0)  # nothing due, nothing old
+    long_ago = utcnow() - timedelta(minutes=5)
+    with ctx.db.write() as s:
+        s.execute(update(UrlPage).where(UrlPage.id == due).values(next_refresh_at=long_ago))
+        s.execute(update(UrlPage).where(UrlPage.id == lost).values(updated_at=long_ago))
+    assert sweep_pages(ctx.celery, ctx.db, settings, idle=False) == PageSweep(1, 0)  # lost: may still be queued
+    assert sweep_pages(ctx.celery, ctx.db, settings, idle=True) == PageSweep(0, 1)
+    assert sweep_pages(ctx.celery, ctx.db, settings, idle=True) == PageSweep(0, 0)  # each sent once
+    assert (process_page(ctx, due), process_page(ctx, lost)) == ("unchanged", "fetched")
