@@ -59,6 +59,7 @@ class File(Base):
         # One successor per file: racing uploads of new versions form a chain (catalog/versions.py).
         UniqueConstraint("kb_id", "replaces", name="uq_files_kb_replaces"),
         Index("ix_files_kb_name", "kb_id", "name"),
+        Index("ix_files_kb_source_url", "kb_id", "source_url"),
         {"sqlite_autoincrement": True},
     )
 
@@ -192,6 +193,8 @@ class UrlRequest(Base):
     # Pages taken; a page is added only by an UPDATE that keeps this below max_pages, so any
     # number of workers crawling one request never exceed it.
     pages: Mapped[int] = mapped_column(Integer, default=0)
+    # Its pages are fetched again every this many seconds (None: never; see ingestion/web/refresh.py).
+    refresh_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -225,15 +228,24 @@ class UrlPage(Base):
     # The validators the page was served with, for a later conditional re-fetch (refresh).
     etag: Mapped[str | None] = mapped_column(String(255), nullable=True)
     last_modified: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The content last read (its bytes' sha256) and what it came to (fetched | duplicate): a
+    # refresh that finds it unchanged (304, or the same bytes) ends the same way, and nothing else.
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # When the sweeper sends it to be fetched again (None: not scheduled, or being fetched now).
+    next_refresh_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class UrlRobots(Base):
-    """robots.txt of a host as read once per request (a synthetic "disallow all" if unreadable)."""
+    """robots.txt of a host as read for a request (a synthetic "disallow all" if unreadable), read
+    again when older than a day (a refreshing request lives long)."""
 
     __tablename__ = "url_robots"
 
     request_id: Mapped[str] = mapped_column(ForeignKey("url_requests.id", ondelete="CASCADE"), primary_key=True)
     origin: Mapped[str] = mapped_column(String(300), primary_key=True)
     body: Mapped[str] = mapped_column(Text)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, default=utcnow)

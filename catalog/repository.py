@@ -97,12 +97,14 @@ def register_file(
     *,
     source_url: str | None = None,
     replace_name: bool = False,
+    replace_source: bool = False,
 ) -> Registration:
     """Record an upload, or find the file with the same bytes already in this knowledge base.
 
     With `replace_name`, a file of the same name already there makes this one its next version
     (catalog/versions.py): `replaces` and `version` are set, and the old one serves until this one
-    is done.
+    is done. `replace_source` does the same for a file fetched from the same `source_url`, and this
+    one takes that file's name.
 
     `place` puts the bytes in the store; it runs under the sha256's lock, in the transaction that
     registers the file, so `collect_blob` cannot delete them in between. The UNIQUE(kb_id, sha256)
@@ -120,11 +122,11 @@ def register_file(
                 existing = s.scalar(select(File).where(File.kb_id == kb_id, File.sha256 == sha256))
                 if existing is not None:
                     return Registration(existing, created=False)
-                previous = versions.tip(s, kb_id, name) if replace_name else None
+                previous = _previous_version(s, kb_id, name, source_url, replace_name, replace_source)
                 file = File(
                     kb_id=kb_id,
                     sha256=sha256,
-                    name=name,
+                    name=previous.name if previous and replace_source else name,
                     size=size,
                     mime=mime,
                     task_id=task_id,
@@ -150,6 +152,14 @@ def register_file(
 
 # Uploads of new versions of one file racing (PostgreSQL only: SQLite writers take turns).
 _VERSION_TRIES = 8
+
+
+def _previous_version(
+    s: Session, kb_id: int, name: str, source_url: str | None, replace_name: bool, replace_source: bool
+) -> File | None:
+    if replace_source and source_url:
+        return versions.tip_of_source(s, kb_id, source_url)
+    return versions.tip(s, kb_id, name) if replace_name else None
 
 
 def collect_blob(db: Database, sha256: str, delete_bytes: Callable[[], object]) -> bool:

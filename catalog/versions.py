@@ -9,7 +9,11 @@ cancelled deletes nothing: the old one keeps serving.
 
 UNIQUE(kb_id, replaces) gives each file at most one successor, so of two uploads racing to
 replace the same file one insert wins and the other becomes the winner's successor: versions form
-a chain with one tip, never two current versions. A version done replaces the whole chain below
+a chain with one tip, never two current versions.
+
+A document is named by its file name (uploads) or by its source URL (web pages, whose titles
+change): a page read again with other bytes becomes the next version of the file with its URL,
+under that file's name. A version done replaces the whole chain below
 it (a failed or still pending middle version included).
 """
 
@@ -37,11 +41,18 @@ class Replaced:
 
 def tip(s: Any, kb_id: int, name: str) -> File | None:
     """The newest file of that name that no other file replaces (the document's latest version)."""
+    return _tip(s, kb_id, File.name == name)
+
+
+def tip_of_source(s: Any, kb_id: int, source_url: str) -> File | None:
+    """The latest version of the document fetched from `source_url` (a web page read again)."""
+    return _tip(s, kb_id, File.source_url == source_url)
+
+
+def _tip(s: Any, kb_id: int, document: Any) -> File | None:
     successor = aliased(File)
     has_successor = select(successor.id).where(successor.kb_id == kb_id, successor.replaces == File.id).exists()
-    return s.scalar(
-        select(File).where(File.kb_id == kb_id, File.name == name, ~has_successor).order_by(File.id.desc()).limit(1)
-    )
+    return s.scalar(select(File).where(File.kb_id == kb_id, document, ~has_successor).order_by(File.id.desc()).limit(1))
 
 
 # PostgreSQL advisory locks of a document's versions: (this namespace, crc32 of kb id and name).

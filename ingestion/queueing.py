@@ -37,6 +37,7 @@ class SweepReport:
     requeued: int
     failed: int
     skipped: bool = False  # another process holds the sweeper lock
+    idle: bool = False  # the queue's waiting list was empty
 
 
 SWEEPER_LOCK = "sweeper"
@@ -71,4 +72,4 @@ def sweep(app: Celery, db: Database, broker_url: str, settings: IngestionSetting
             requeued += 1
     if requeued or failed:
         log.info("recovery: %s file(s) sent again, %s failed", requeued, failed)
-    return SweepReport(requeued, failed)
+    return SweepReport(requeued, failed, idle=idle)

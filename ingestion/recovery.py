@@ -1,4 +1,5 @@
-"""The recovery loop: sweep for lost work at start-up and then every `recovery_interval_s`.
+"""The recovery loop: sweep for lost work (and web pages due for a refresh) at start-up and then
+every `recovery_interval_s`.
 
 It runs in every API process and every worker; the sweeper lock in the database makes one of
 them do the sweep at a time, so recovery works with no API process running, and a worker on
@@ -18,6 +19,7 @@ from catalog.owners import new_owner
 from ingestion import fork_guard
 from ingestion.queueing import sweep
 from ingestion.settings import IngestionSettings
+from ingestion.web.refresh import sweep_pages
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,9 @@ class RecoveryLoop:
                     except Exception:
                         log.exception("recovery tick failed; will try again")
                 try:
-                    sweep(self._celery, self._db, self._broker_url, self._settings, self.owner)
+                    report = sweep(self._celery, self._db, self._broker_url, self._settings, self.owner)
+                    if not report.skipped:
+                        sweep_pages(self._celery, self._db, self._settings, idle=report.idle)
                 except Exception:
                     log.exception("recovery sweep failed; will try again")
             if self._stop.wait(self._interval_s):

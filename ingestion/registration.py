@@ -74,6 +74,7 @@ def register_blob(
     task_id: str | None = None,
     replace_name: bool = False,
     keep_path: bool = False,
+    replace_source: bool = False,
 ) -> Registered:
     """Check a staged blob's type, store it content-addressed, register it once per KB and enqueue
     its ingestion. The staged temp file is committed or removed either way.
@@ -81,7 +82,8 @@ def register_blob(
     `task_id` (default: a new one) names the ingestion task; a caller that passes the same one on
     a rerun knows a `duplicate` answering with it is its own earlier registration. With
     `replace_name` a file of the same name already in the KB makes this one its next version; with
-    `keep_path` the name keeps its relative path (see display_name)."""
+    `keep_path` the name keeps its relative path (see display_name); with `replace_source` a file
+    fetched from the same `source_url` does (and names this one)."""
     name = display_name(raw_name, keep_path=keep_path)
     try:
         kind = detect_kind(name, blob.head(SNIFF_BYTES), blob.tmp_path)
@@ -102,6 +104,7 @@ def register_blob(
         place,
         source_url=source_url,
         replace_name=replace_name,
+        replace_source=replace_source,
     )
     if not reg.created and reg.file.status == FileStatus.CANCELLED:
         # Sending the bytes of a cancelled file again is how it is ingested after all.
@@ -114,7 +117,7 @@ def register_blob(
     send_ingest(celery, db, reg.file.id, task_id)
     return Registered(
         reg.file.id,
-        name,
+        reg.file.name,
         blob.sha256,
         "queued",
         task_id,

@@ -478,6 +478,19 @@ class UrlSubmit(BaseModel):
     sitemap: bool = Field(
         default=False, description="read each URL's sitemap (the URL itself if it ends in .xml, else /sitemap.xml)"
     )
+    refresh_s: int | None = Field(
+        default=None,
+        ge=0,
+        description="fetch the pages again every this many seconds (at least `urls.min_refresh_s`), ingesting only "
+        "those that changed, as new versions; 0: never; null: `urls.refresh_s` (off unless configured)",
+    )
+
+
+class UrlRefreshChange(BaseModel):
+    refresh_s: int = Field(
+        ge=0,
+        description="fetch the pages again every this many seconds from now (at least `urls.min_refresh_s`); 0: never",
+    )
 
 
 class UrlAccepted(BaseModel):
@@ -491,6 +504,7 @@ class UrlAccepted(BaseModel):
 
 class UrlSubmitResult(BaseModel):
     request_id: str
+    refresh_s: int | None = Field(description="how often its pages are fetched again (null: never)")
     urls: list[UrlAccepted]
 
 
@@ -505,6 +519,12 @@ class UrlPagePublic(BaseModel):
     chunks: int
     error_code: str | None
     error: str | None
+    checked_at: datetime | None = Field(description="when the page was last asked of its site")
+    next_refresh_at: datetime | None = Field(description="when it is fetched again (null: not scheduled)")
+
+    @field_serializer("checked_at", "next_refresh_at")
+    def _ser_optional_time(self, value: datetime | None) -> str | None:
+        return _utc(value).isoformat() if value is not None else None
 
 
 class UrlRequestPublic(BaseModel):
@@ -515,4 +535,5 @@ class UrlRequestPublic(BaseModel):
     depth: int
     max_pages: int
     pages_taken: int
+    refresh_s: int | None = Field(description="how often its pages are fetched again (null: never)")
     pages: list[UrlPagePublic]

@@ -5,8 +5,10 @@ once" rule live in the catalog (`catalog.crawls`). A page's links are added befo
 marked finished, so a run that dies in between is redone (its file comes back as its own
 duplicate, its links as already known) and nothing is lost or doubled.
 
-Refreshing (not built yet) would re-fetch a request's `fetched` pages with the `etag` and
-`last_modified` kept on each, and register changed bytes as a new version of the page's file.
+A request with `refresh_s` has its settled pages sent again when due (ingestion/web/refresh.py):
+the GET is conditional on the validators kept on the page, a 304 or the same bytes change nothing,
+and other bytes become the next version of the document with the page's URL (catalog/versions.py)
+— the old version serves until the new one is done.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from ingestion.filetypes import kind_of
 from ingestion.registration import register_blob
 from ingestion.uploads import UploadStore
 from ingestion.web.errors import UrlRefused
-from ingestion.web.fetch import FetchedPage, PageFetcher
+from ingestion.web.fetch import FetchedPage, NotModified, PageFetcher
 from ingestion.web.guard import Resolver, system_resolver
 from ingestion.web.links import canonical, name_from_url, parse_page, sitemap_urls
 from ingestion.web.robots import RobotsRules
@@ -69,7 +71,7 @@ def send_page(app: Celery, page_id: int) -> None:
 
 def process_page(ctx: CrawlContext, page_id: int) -> str:
     """Fetch a claimed page (or read a sitemap) and record the outcome; returns the page's status,
-    or "skipped" when another run has it or had it.
+    "unchanged" for a refresh that found nothing new, or "skipped" when another run has it or had it.
 
     Raises:
         Exception: faults that are not the page's (database, broker, a bug), with the page still
@@ -86,12 +88,17 @@ def process_page(ctx: CrawlContext, page_id: int) -> str:
             return _fetch_page(ctx, claim, fetcher, robots)
         except UrlRefused as exc:
             log.info("url %s: %s (%s)", claim.url, exc.code, exc.detail)
-            crawls.finish_page(ctx.db, page_id, UrlPageStatus.FAILED, error_code=exc.code, error=exc.detail)
+            crawls.fail_page(ctx.db, page_id, exc.code, exc.detail)
             return UrlPageStatus.FAILED
 
 
 def _fetch_page(ctx: CrawlContext, claim: PageClaim, fetcher: PageFetcher, robots: RobotsRules) -> str:
-    page = fetcher.fetch(claim.url, robots.check)
+    page = fetcher.fetch(claim.url, robots.check, etag=claim.etag, last_modified=claim.last_modified)
+    if isinstance(page, NotModified):
+        return _unchanged(ctx, claim, page.etag, page.last_modified)
+    if page.blob.sha256 == claim.sha256:
+        ctx.uploads.discard(page.blob)
+        return _unchanged(ctx, claim, page.etag, page.last_modified)
     try:
         extension = _extension(page)
         title: str | None = None
@@ -103,9 +110,18 @@ def _fetch_page(ctx: CrawlContext, claim: PageClaim, fetcher: PageFetcher, robot
         ctx.uploads.discard(page.blob)
         raise
     name = document_name(title, page.url, extension)
-    task_id = uuid.uuid5(_TASK_NAMESPACE, f"{claim.request_id}/{claim.page_id}").hex
+    # Derived from the page and its bytes: a rerun of this fetch knows its own file by it.
+    task_id = uuid.uuid5(_TASK_NAMESPACE, f"{claim.request_id}/{claim.page_id}/{page.blob.sha256}").hex
     reg = register_blob(
-        ctx.db, ctx.celery, ctx.uploads, claim.kb_id, name, page.blob, source_url=page.url, task_id=task_id
+        ctx.db,
+        ctx.celery,
+        ctx.uploads,
+        claim.kb_id,
+        name,
+        page.blob,
+        source_url=page.url,
+        task_id=task_id,
+        replace_source=True,  # the page read before with other bytes: this is its next version
     )
     if reg.status == "rejected":
         raise UrlRefused("unsupported_content", reg.error or "the page's content cannot be read")
@@ -121,10 +137,16 @@ def _fetch_page(ctx: CrawlContext, claim: PageClaim, fetcher: PageFetcher, robot
         file_id=reg.file_id,
         title=title or name,
         error=detail,
+        sha256=page.blob.sha256,
         etag=page.etag,
         last_modified=page.last_modified,
     )
     return status
+
+
+def _unchanged(ctx: CrawlContext, claim: PageClaim, etag: str | None, last_modified: str | None) -> str:
+    crawls.keep_page(ctx.db, claim.page_id, etag=etag, last_modified=last_modified)
+    return "unchanged"
 
 
 def _follow(ctx: CrawlContext, claim: PageClaim, robots: RobotsRules, links: list[str]) -> None:

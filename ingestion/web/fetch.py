@@ -41,6 +41,15 @@ class FetchedPage:
     last_modified: str | None = None
 
 
+@dataclass(frozen=True)
+class NotModified:
+    """A conditional GET answered 304: the page is as it was when these validators were served."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
 class PageFetcher:
     """Fetches URLs through the guard. `transport` and `resolver` are injected by tests only."""
 
@@ -73,10 +82,19 @@ class PageFetcher:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def fetch(self, url: str, check_hop: HopCheck | None = None) -> FetchedPage:
+    def fetch(
+        self,
+        url: str,
+        check_hop: HopCheck | None = None,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> FetchedPage | NotModified:
         """GET `url` into the staging area; the caller commits or discards the blob.
 
-        `check_hop(url)` is called for the first URL and every redirect target (robots.txt).
+        `check_hop(url)` is called for the first URL and every redirect target (robots.txt). With
+        the validators a page was last served with, the GET is conditional (If-None-Match,
+        If-Modified-Since) and a 304 comes back as `NotModified`.
 
         Raises:
             UrlRefused: any guard refusal of any hop, `robots` (from `check_hop`), `http_status`,
@@ -87,7 +105,9 @@ class PageFetcher:
             target = check_url(current, allow_private=self.settings.allow_private, resolver=self._resolver)
             if check_hop is not None:
                 check_hop(target.url)
-            with self._guarded(target), self._send(target) as response:
+            with self._guarded(target), self._send(target, _conditions(etag, last_modified)) as response:
+                if response.status_code == 304 and (etag or last_modified):
+                    return NotModified(target.url, response.headers.get("etag"), response.headers.get("last-modified"))
                 if response.is_redirect and "location" in response.headers:
                     current = urljoin(target.url, response.headers["location"])
                     continue
@@ -119,12 +139,12 @@ class PageFetcher:
                 return response.status_code, b"".join(self._capped(target, response, max_bytes))
         raise UrlRefused("too_many_redirects", f"{url}: more than {self.settings.max_redirects} redirects")
 
-    def _send(self, target: Target) -> AbstractContextManager[httpx.Response]:
+    def _send(self, target: Target, headers: dict[str, str] | None = None) -> AbstractContextManager[httpx.Response]:
         # The request goes to the checked address; Host and (for https) SNI carry the name, so
         # virtual hosts and certificate verification still see it.
         extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
         return self._client.stream(
-            "GET", target.address_url, headers={"Host": target.host_header}, extensions=extensions
+            "GET", target.address_url, headers={**(headers or {}), "Host": target.host_header}, extensions=extensions
         )
 
     @staticmethod
@@ -167,3 +187,12 @@ class PageFetcher:
 
 def _content_type(response: httpx.Response) -> str:
     return response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _conditions(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers

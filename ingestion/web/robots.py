@@ -1,4 +1,5 @@
-"""robots.txt, read once per host per request (kept in the catalog, so every worker shares it).
+"""robots.txt, read once per host per request (kept in the catalog, so every worker shares it), and
+again when the kept copy is a day old, as RFC 9309 asks (a refreshing request lives for months).
 
 A host without one (4xx) allows everything; one whose robots.txt answers 5xx is taken as
 "disallow all", as RFC 9309 says, so an overloaded site is not crawled on a guess. A host that
@@ -20,6 +21,7 @@ from ingestion.web.fetch import PageFetcher
 log = logging.getLogger(__name__)
 
 MAX_ROBOTS_BYTES = 512 * 1024
+MAX_AGE_S = 24 * 3600.0
 _UNREADABLE = "# kb-server: "  # the first line of a synthetic "disallow all" says why
 
 
@@ -47,11 +49,11 @@ class RobotsRules:
         return self._parsed[origin]
 
     def _body(self, origin: str) -> str:
-        body = crawls.robots_body(self._db, self._request_id, origin)
+        body = crawls.robots_body(self._db, self._request_id, origin, MAX_AGE_S)
         if body is None:
             body = self._read(origin)
-            crawls.keep_robots(self._db, self._request_id, origin, body)
-            body = crawls.robots_body(self._db, self._request_id, origin) or body
+            crawls.keep_robots(self._db, self._request_id, origin, body, MAX_AGE_S)
+            body = crawls.robots_body(self._db, self._request_id, origin, MAX_AGE_S) or body
         return body
 
     def _read(self, origin: str) -> str:

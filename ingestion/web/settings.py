@@ -19,3 +19,7 @@ class UrlSettings(BaseModel):
     max_depth: int = Field(default=3, ge=0, description="the deepest same-host crawl a request may ask for")
     max_pages: int = Field(default=1000, ge=1, description="the most pages one request may ask for")
     user_agent: str | None = Field(default=None, description="null: kb-server/<version>; robots.txt is read for it")
+    refresh_s: int | None = Field(
+        default=None, ge=0, description="re-fetch a request's pages this often unless it says (null or 0: never)"
+    )
+    min_refresh_s: int = Field(default=60, ge=1, description="the shortest refresh_s a request may ask for")

@@ -53,6 +53,6 @@ def register_web_tasks(app: Celery) -> None:
         except Exception as exc:
             log.exception("url page %s: fetch failed unexpectedly", page_id)
             reason = f"internal error while fetching: {type(exc).__name__}: {exc}"[:500]
-            crawls.finish_page(ctx.db, int(page_id), UrlPageStatus.FAILED, error_code="internal_error", error=reason)
+            crawls.fail_page(ctx.db, int(page_id), "internal_error", reason)
             status = UrlPageStatus.FAILED
         return {"page_id": int(page_id), "status": status}

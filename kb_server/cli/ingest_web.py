@@ -32,6 +32,7 @@ class PageOptions:
     sitemap: bool = False
     create: bool = False
     as_json: bool = False
+    refresh_s: int | None = None
 
 
 def run_ingest_pages(
@@ -42,7 +43,9 @@ def run_ingest_pages(
     try:
         _ensure_kb(client, options, display)
         path = f"/api/kbs/{quote(options.kb, safe='')}/urls"
-        body = {"urls": options.urls, "depth": options.depth, "max_pages": options.max_pages}
+        body: dict[str, Any] = {"urls": options.urls, "depth": options.depth, "max_pages": options.max_pages}
+        if options.refresh_s is not None:
+            body["refresh_s"] = options.refresh_s
         submitted = client.request("POST", path, json={**body, "sitemap": options.sitemap}).json()
         request_id = str(submitted["request_id"])
         refused = [u for u in submitted["urls"] if u["status"] == "refused"]
@@ -50,6 +53,8 @@ def run_ingest_pages(
             display.note(f"refused {u['url']}: {u['error']['code']}: {u['error']['detail']}")
         display.note(f"fetching into {options.kb} (request {request_id})")
         state = _follow(client, f"{path}/{request_id}", display)
+        if submitted.get("refresh_s"):
+            display.note(f"the server fetches these pages again every {submitted['refresh_s']} s")
     except Unreachable as exc:
         print(f"kb-server: {exc}", file=err)
         return 2

@@ -68,6 +68,13 @@ def add_operator_commands(commands: Any, common: Callable[..., None]) -> None:
     web.add_argument("--depth", type=int, default=0, metavar="N", help="follow same-host links N steps (0)")
     web.add_argument("--max-pages", type=_positive, default=50, metavar="N", help="pages for the whole request (50)")
     web.add_argument("--sitemap", action="store_true", help="read each site's sitemap.xml for its pages")
+    web.add_argument(
+        "--refresh-s",
+        type=int,
+        metavar="S",
+        help="the server fetches the pages again every S seconds (at least its urls.min_refresh_s, 60) and ingests "
+        "only those that changed, as new versions; 0: never (default: the server's urls.refresh_s, off)",
+    )
 
     _add_sync(commands, client_parser)
 
@@ -164,7 +171,9 @@ def run_operator_command(args: argparse.Namespace, base_url: str, api_key: str |
             if args.paths:
                 print("kb-server: give files or --page URLs, not both", file=sys.stderr)
                 return 2
-            pages = PageOptions(args.kb, args.page, args.depth, args.max_pages, args.sitemap, args.create, args.json)
+            pages = PageOptions(
+                args.kb, args.page, args.depth, args.max_pages, args.sitemap, args.create, args.json, args.refresh_s
+            )
             return run_ingest_pages(client, pages)
         if args.command == "ingest":
             from kb_server.cli.ingest import IngestOptions, run_ingest

@@ -74,6 +74,7 @@ def base_env(data_dir: Path, redis_url: str | None = None, **extra: str) -> dict
         KB_LLM__QUEUE_TIMEOUT_S="2",
         # Test sites are served on 127.0.0.1; the guard's refusals are tested with it off.
         KB_URLS__ALLOW_PRIVATE="true",
+        KB_URLS__MIN_REFRESH_S="1",  # refresh tests re-fetch within seconds
         PYTHONUNBUFFERED="1",
     )
     if redis_url:

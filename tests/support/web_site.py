@@ -2,12 +2,15 @@
 
 Pages link to each other; robots.txt disallows /private.html; /sitemap.xml lists two pages;
 /old.html redirects to /b.html; /big.html is 64 KiB; /slow.html waits before answering. Every
-request's path is recorded, so tests can tell what was (and was not) fetched.
+request's path is recorded, so tests can tell what was (and was not) fetched. Pages are served
+with an ETag (of their bytes) and a Last-Modified, and a matching If-None-Match gets a 304;
+`pages` may be edited (a page revised), and paths in `no_validators` are served without either.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 import time
 from collections import Counter
@@ -15,6 +18,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROBOTS = "User-agent: *\nDisallow: /private.html\n"
+LAST_MODIFIED = "Thu, 03 Dec 2026 12:00:00 GMT"
 
 
 def _page(title: str, body: str, links: list[str]) -> bytes:
@@ -65,6 +69,9 @@ class WebSite:
         self.agents: set[str] = set()
         self.slow_s = 2.0
         self.robots = (200, ROBOTS)  # what /robots.txt answers
+        self.pages = dict(PAGES)
+        self.no_validators: set[str] = set()
+        self.not_modified: Counter[str] = Counter()  # 304s answered, per path
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -117,8 +124,8 @@ class WebSite:
                 }
                 if path in route:
                     route[path]()
-                elif path in PAGES:
-                    self._send(200, PAGES[path], "text/html; charset=utf-8")
+                elif path in site.pages:
+                    self._page(path, site.pages[path])
                 else:
                     self._send(404, b"not found", "text/plain")
 
@@ -126,6 +133,25 @@ class WebSite:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _page(self, path: str, body: bytes) -> None:
+                if path in site.no_validators:
+                    self._send(200, body, "text/html; charset=utf-8")
+                    return
+                etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"'
+                if self.headers.get("If-None-Match") == etag:
+                    site.not_modified[path] += 1
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("ETag", etag)
+                self.send_header("Last-Modified", LAST_MODIFIED)
                 self.end_headers()
                 self.wfile.write(body)
 

@@ -84,6 +84,7 @@ class FakeApi:
         self.conversations: dict[int, dict[str, Any]] = {}
         self.cancels: list[str] = []
         self.on_cancel: Reply = error(404, "not_found", "no cancel expected")
+        self.url_requests: list[dict[str, Any]] = []
         page.route("**/api/**", self.handle)
 
     def handle(self, route: Route) -> None:
@@ -99,6 +100,11 @@ class FakeApi:
             self.on_upload(route)
         elif path == "/api/kbs/notes/files":
             route.fulfill(json={"files": self.files})
+        elif path == "/api/kbs/notes/urls" and request.method == "POST":
+            self.url_requests.append(dict(request.post_data_json or {}))
+            route.fulfill(status=202, json={"request_id": "r1", "refresh_s": self.url_requests[-1].get("refresh_s")})
+        elif path == "/api/kbs/notes/urls/r1":
+            route.fulfill(json=url_request(self.url_requests[-1]))
         elif path.endswith("/cancel") and request.method == "POST":
             self.cancels.append(path)
             self.on_cancel(route)
@@ -131,6 +137,13 @@ class FakeApi:
             route.fulfill(json=self.conversations[int(rest)])
         else:
             route.fulfill(status=404, json={"code": "not_found", "detail": rest})
+
+
+def url_request(body: dict[str, Any]) -> dict[str, Any]:
+    """A URL request done at once: each URL fetched."""
+    page = {"kind": "page", "depth": 0, "status": "fetched", "title": "Page", "file_id": 9, "file_status": "done"}
+    pages = [{**page, "url": url, "chunks": 1, "error_code": None, "error": None} for url in body["urls"]]
+    return {"request_id": "r1", "state": "done", "refresh_s": body.get("refresh_s") or None, "pages": pages}
 
 
 def ask(page: Page, question: str) -> None:

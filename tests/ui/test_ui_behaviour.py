@@ -293,3 +293,18 @@ def test_pending_files_have_a_cancel_button_and_the_kb_a_cancel_all(session: Bro
     assert api.cancels == ["/api/kbs/notes/files/3/cancel", "/api/kbs/notes/cancel"]
     page.screenshot(path=str(artifacts / "files-cancel-after.png"))
     session.problems.assert_clean()
+
+
+def test_the_web_page_form_asks_for_a_refresh_schedule(session: BrowserSession, artifacts: Path) -> None:
+    page = session.page
+    api = FakeApi(page)
+    page.goto("/#/kb/notes/files")
+    page.fill("#web-page-url", "https://docs.example.org/handbook/")
+    page.select_option("#web-page-refresh", label="daily")
+    page.click("#web-page-form button[type=submit]")
+    expect(page.locator("#web-page-status")).to_have_text("1 of 1 pages fetched, checked for changes every day")
+    assert api.url_requests == [{"urls": ["https://docs.example.org/handbook/"], "depth": 0, "refresh_s": 86400}]
+    page.screenshot(path=str(artifacts / "files-web-page-refresh.png"))
+    page.set_viewport_size({"width": PHONE["width"], "height": PHONE["height"]})
+    page.screenshot(path=str(artifacts / "files-web-page-refresh-phone.png"))
+    session.problems.assert_clean()

@@ -1,5 +1,5 @@
-// Web pages into the knowledge base: the "Add web page" form (URL and how many link levels to
-// follow) sends POST /api/kbs/{kb}/urls, then follows the request until its pages are fetched and
+// Web pages into the knowledge base: the "Add web page" form (URL, how many link levels to follow,
+// how often to check the pages for changes) sends POST /api/kbs/{kb}/urls, then follows the request until its pages are fetched and
 // ingested; the files table shows each fetched file with its URL.
 
 import { request } from "./api.js";
@@ -16,6 +16,7 @@ export class WebPageForm {
     this.onFetched = onFetched;
     this.url = $("#web-page-url", form);
     this.depth = $("#web-page-depth", form);
+    this.refresh = $("#web-page-refresh", form);
     this.status = $("#web-page-status", form);
     this.button = $("button[type=submit]", form);
     this.followed = 0;
@@ -32,7 +33,11 @@ export class WebPageForm {
     this.button.disabled = true;
     this.say("Sending…");
     try {
-      const body = { urls: [this.url.value.trim()], depth: Number(this.depth.value) };
+      const body = {
+        urls: [this.url.value.trim()],
+        depth: Number(this.depth.value),
+        refresh_s: Number(this.refresh.value),
+      };
       const answer = await (await request("POST", `${kbPath(kb)}/urls`, { json: body })).json();
       this.url.value = "";
       this.say("Fetching…");
@@ -71,7 +76,15 @@ function summary(state) {
     parts.push(`${failed.length} failed (${failed.map((p) => `${p.url}: ${p.error_code}`).join("; ")})`);
   }
   if (state.state !== "done") parts.push("working…");
+  else if (state.refresh_s) parts.push(`checked for changes every ${every(state.refresh_s)}`);
   return parts.join(", ");
+}
+
+function every(seconds) {
+  const units = [[604800, "week"], [86400, "day"], [3600, "hour"], [60, "minute"]];
+  const [size, unit] = units.find(([n]) => seconds % n === 0) || [1, "second"];
+  const n = seconds / size;
+  return n === 1 ? unit : `${n} ${unit}s`;
 }
 
 // The name cell of a file's row: its name, and the page it came from as a link.

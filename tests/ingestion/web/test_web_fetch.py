@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from ingestion.uploads import UploadStore
 from ingestion.web.errors import UrlRefused
-from ingestion.web.fetch import PageFetcher
+from ingestion.web.fetch import FetchedPage, NotModified, PageFetcher
 from ingestion.web.guard import system_resolver
 from ingestion.web.settings import UrlSettings
 from tests.support.web_site import PAGES, WebSite
@@ -17,13 +15,6 @@ from tests.support.web_site import PAGES, WebSite
 pytestmark = pytest.mark.unit
 
 PUBLIC = "93.184.216.34"
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[WebSite]:
-    running = WebSite().start()
-    yield running
-    running.stop()
 
 
 def fetcher(uploads: UploadStore, **settings: object) -> PageFetcher:
@@ -34,11 +25,29 @@ def test_a_page_is_staged_and_sent_with_its_host_name(site: WebSite, uploads: Up
     port = site.base.rsplit(":", 1)[1]
     with fetcher(uploads) as f:
         page = f.fetch(f"http://localhost:{port}/a.html#soil")
+    assert isinstance(page, FetchedPage)
     assert page.blob.tmp_path.read_bytes() == PAGES["/a.html"]
     assert (page.url, page.content_type, page.charset) == (f"http://localhost:{port}/a.html", "text/html", "utf-8")
     # Connected to the checked address, with the name in the Host header.
     assert site.hosts[-1] == f"localhost:{port}"
     assert any(agent.startswith("kb-server") for agent in site.agents)
+
+
+def test_a_conditional_get_of_an_unchanged_page_is_not_modified(site: WebSite, uploads: UploadStore) -> None:
+    with fetcher(uploads) as f:
+        first = f.fetch(site.url("/a.html"))
+        assert isinstance(first, FetchedPage)
+        assert first.etag
+        assert first.last_modified
+        uploads.discard(first.blob)
+        again = f.fetch(site.url("/a.html"), etag=first.etag, last_modified=first.last_modified)
+        assert again == NotModified(site.url("/a.html"), first.etag, None)  # a 304 need not repeat Last-Modified
+        site.pages["/a.html"] = PAGES["/a.html"].replace(b"two compost bays", b"three compost bays")
+        changed = f.fetch(site.url("/a.html"), etag=first.etag, last_modified=first.last_modified)
+    assert isinstance(changed, FetchedPage)
+    assert b"three compost bays" in changed.blob.tmp_path.read_bytes()
+    assert changed.etag != first.etag
+    assert site.not_modified["/a.html"] == 1
 
 
 def test_redirects_are_followed_and_each_hop_is_checked(site: WebSite, uploads: UploadStore) -> None:

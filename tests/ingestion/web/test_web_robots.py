@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from catalog import Database, KnowledgeBase, crawls
 from catalog.crawls import Seed
-from catalog.migrate import migrate
 from catalog.models import UrlRequest
 from ingestion.uploads import UploadStore
 from ingestion.web.errors import UrlRefused
@@ -19,22 +17,6 @@ from ingestion.web.settings import UrlSettings
 from tests.support.web_site import ROBOTS, WebSite
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    """SQLite only: the catalog's side of this is tested on both databases in tests/catalog/test_crawls.py."""
-    database = Database(f"sqlite:///{tmp_path}/kb.sqlite3")
-    migrate(database)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def site() -> Iterator[WebSite]:
-    running = WebSite().start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture
