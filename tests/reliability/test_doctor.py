@@ -302,7 +302,7 @@ OTHER_DAMAGE: dict[str, tuple[str, Callable[[Made], object], str]] = {
     "queued an hour ago and never sent": ("stuck_job", _queued_unsent, "requeued"),
     "chunk rows of a file that does not exist": ("orphan_chunks", _orphan_chunks, "deleted"),
     "a stale url file of a killed kb-server up": (
-        "redis",
+        "broker",
         lambda d: (d.root / "redis" / "url").write_text(f"redis+socket://{d.root}/redis/redis.sock"),
         "removed the stale url file",
     ),
@@ -360,7 +360,7 @@ def test_what_doctor_cannot_repair_keeps_the_exit_code_1(data: Made) -> None:
     assert _checks(report) == ["database"], report.as_dict()
     assert not report.consistent
     unreachable = doctor(data.root, "redis://127.0.0.1:1/0", repair=True)
-    assert "redis" in _checks(unreachable)
+    assert "broker" in _checks(unreachable)
     assert not unreachable.consistent
     cli = doctor_cli(data.root / "nowhere", "--repair", env_dir=data.root)
     assert cli.returncode == 1, cli.stdout + cli.stderr
