@@ -62,9 +62,9 @@ class ChunkTally:
     problems: dict[str, dict[str, int]]
 
 
-def tally_chunks(data_dir: Path, kb: str) -> ChunkTally:
+def tally_chunks(data_dir: Path, kb: str, database_url: str | None = None) -> ChunkTally:
     """chunks == rows == distinct ordinals == vectors for every file; extra rows or vectors count as duplicates."""
-    report = chunk_report(data_dir, kb)
+    report = chunk_report(data_dir, kb, database_url)
     problems = {
         name: c for name, c in report.items() if not c["chunks"] == c["rows"] == c["ordinals"] == c["vectors"] >= 1
     }
