@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -134,6 +135,17 @@ class ProcessLock(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class IngestMetric(Base):
+    """Fleet-wide ingestion counters for `/metrics` (histogram buckets, sums, outcomes), added to by
+    every worker: kept here when the broker is not a Redis that could hold them."""
+
+    __tablename__ = "ingest_metrics"
+
+    series: Mapped[str] = mapped_column(String(64), primary_key=True)
+    field: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class Conversation(Base):

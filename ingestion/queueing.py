@@ -45,7 +45,7 @@ SWEEPER_LOCK = "sweeper"
 
 def sweep(app: Celery, db: Database, broker_url: str, settings: IngestionSettings, owner: str) -> SweepReport:
     """Re-send files whose work was lost: expired or dead leases and reservations, unsent rows,
-    and a queue that emptied while rows still wait (Redis restarted without its data). Files that
+    and a queue that emptied while rows still wait (a broker restarted without its data). Files that
     used up their attempts fail as `parse_crash` instead of looping.
 
     Every API process and worker calls this; the `sweeper` lock in the database lets one process
@@ -53,8 +53,9 @@ def sweep(app: Celery, db: Database, broker_url: str, settings: IngestionSetting
     """
     if not jobs.try_lock(db, SWEEPER_LOCK, owner, 2 * settings.recovery_interval_s + 5):
         return SweepReport(0, 0, skipped=True)
-    # Only the waiting list is looked at: messages a killed worker held stay "unacked" in Redis
-    # until their visibility timeout, and must not keep their files waiting that long.
+    # Only waiting messages count: those a killed worker held stay "unacked" in Redis until their
+    # visibility timeout, and must not keep their files waiting that long (RabbitMQ requeues them
+    # as soon as the worker's connection drops).
     try:
         idle = queue_depth(broker_url, settings.queue_name) == 0
     except Exception:

@@ -6,7 +6,7 @@ from ingestion.metrics import MetricsRecorder
 from ingestion.pipeline import IngestionContext
 
 _context: IngestionContext | None = None
-_metrics = MetricsRecorder(None)
+_metrics = MetricsRecorder(None)  # records nothing until the worker installs its own
 
 
 def install(context: IngestionContext, metrics: MetricsRecorder | None = None) -> None:

@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers that handle retries, time limits and progress events."""
+"""Celery tasks: thin wrappers that handle retries, time limits and stage timings."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from catalog.owners import new_owner
 from ingestion import runtime
 from ingestion.errors import transient_faults
 from ingestion.log_context import ingestion_context
-from ingestion.metrics import MetricsRecorder
 from ingestion.pipeline import ingest
 from ingestion.settings import IngestionSettings
 
@@ -39,22 +38,17 @@ def register_tasks(app: Celery, settings: IngestionSettings) -> None:
     )
     def ingest_file(self: Task, file_id: int) -> dict[str, Any]:
         with ingestion_context(self.request.id, int(file_id)):
-            return _ingest_file(self, int(file_id), settings)
+            return _ingest_file(int(file_id), settings)
 
 
-def _ingest_file(task: Task, file_id: int, settings: IngestionSettings) -> dict[str, Any]:
+def _ingest_file(file_id: int, settings: IngestionSettings) -> dict[str, Any]:
+    # Progress goes to the catalog (the pipeline writes it), not to a Celery result backend:
+    # nothing reads Celery's task states, and with RabbitMQ there is no backend.
     context = runtime.current()
-    timer = StageTimer(runtime.metrics())
+    timer = StageTimer()
 
     def on_progress(stage: str, current: int, total: int, fraction: float) -> None:
         timer.at(stage)
-        try:
-            task.update_state(
-                state="PROGRESS",
-                meta={"file_id": file_id, "stage": stage, "current": current, "total": total, "progress": fraction},
-            )
-        except Exception:  # the database is the record; a missed event is harmless
-            log.debug("progress event for file %s not sent", file_id, exc_info=True)
 
     owner = new_owner()
     try:
@@ -62,7 +56,7 @@ def _ingest_file(task: Task, file_id: int, settings: IngestionSettings) -> dict[
     except SoftTimeLimitExceeded:
         reason = f"parsing and embedding took longer than {settings.task_soft_time_limit_s} s"
         jobs.fail(context.db, file_id, owner, "timeout", reason)
-        runtime.metrics().outcome("failed")
+        runtime.metrics().run("failed", timer.stages)
         return {"file_id": file_id, "status": "failed", "error": reason}
     except TRANSIENT:
         raise  # retried with backoff by autoretry_for; the pipeline gave the attempt back
@@ -71,10 +65,10 @@ def _ingest_file(task: Task, file_id: int, settings: IngestionSettings) -> dict[
         log.exception("file %s: ingestion failed unexpectedly", file_id)
         reason = f"internal error while ingesting: {type(exc).__name__}: {exc}"[:500]
         jobs.fail(context.db, file_id, owner, "internal_error", reason)
-        runtime.metrics().outcome("failed")
+        runtime.metrics().run("failed", timer.stages)
         return {"file_id": file_id, "status": "failed", "error": reason}
     timer.finish()
-    runtime.metrics().outcome(outcome.status)
+    runtime.metrics().run(outcome.status, timer.stages)
     log.info(
         "file %s: %s (%s chunks, %s from the vector cache, replaced %s)",
         file_id,
@@ -87,10 +81,10 @@ def _ingest_file(task: Task, file_id: int, settings: IngestionSettings) -> dict[
 
 
 class StageTimer:
-    """Turns the pipeline's progress reports into per-stage durations."""
+    """Turns the pipeline's progress reports into per-stage durations (stages that ended)."""
 
-    def __init__(self, metrics: MetricsRecorder) -> None:
-        self._metrics = metrics
+    def __init__(self) -> None:
+        self.stages: dict[str, float] = {}
         self._stage: str | None = None
         self._since = 0.0
 
@@ -101,5 +95,5 @@ class StageTimer:
 
     def finish(self) -> None:
         if self._stage is not None:
-            self._metrics.stage(self._stage, time.monotonic() - self._since)
+            self.stages[self._stage] = self.stages.get(self._stage, 0.0) + time.monotonic() - self._since
             self._stage = None

@@ -18,7 +18,7 @@ from catalog.migrate import migrate
 from catalog.owners import new_owner
 from ingestion import fork_guard, runtime
 from ingestion.celery_app import create_celery
-from ingestion.metrics import MetricsRecorder
+from ingestion.metrics import MetricsRecorder, build_counter_store
 from ingestion.pipeline import IngestionContext
 from ingestion.queueing import INGEST_TASK
 from ingestion.recovery import RecoveryLoop
@@ -81,7 +81,7 @@ def run_worker(config: WorkerConfig) -> None:
     tempfile.tempdir = str(config.tmp_dir)
     fork_guard.install()
     context = build_context(config)
-    runtime.install(context, MetricsRecorder(config.broker_url))
+    runtime.install(context, MetricsRecorder(build_counter_store(config.broker_url, context.db)))
     web_tasks.install(config.urls)
 
     @worker_process_init.connect(weak=False)

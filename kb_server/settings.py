@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     port: int = Field(default=8077, ge=0, le=65535)
     data_dir: Path = Path("data")
     redis_url: str | None = Field(default=None, description="unset: kb-server runs its own Redis")
+    broker_url: str | None = Field(
+        default=None,
+        description="the Celery broker when it is not that Redis, e.g. amqp://user:pass@host:5672/vhost "
+        "(RabbitMQ); set, it wins over redis_url and kb-server uses no Redis at all",
+    )
     database_url: str | None = Field(default=None, description="unset: SQLite in the data dir")
     database_busy_timeout_s: float = Field(
         default=SQLITE_BUSY_TIMEOUT_S,

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/system-deps.sh --test
 scripts/install.sh all,test
 scripts/postgres.sh
+scripts/rabbitmq.sh
 .venv/bin/ruff check .
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"

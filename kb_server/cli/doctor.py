@@ -1,4 +1,4 @@
-"""`kb-server doctor`: check that the catalog, the segments, the uploads and Redis agree.
+"""`kb-server doctor`: check that the catalog, the segments, the uploads and the broker agree.
 
 What is checked, and what `--repair` does about it:
 - `PRAGMA integrity_check` of the SQLite catalog (not repairable here: restore a backup);
@@ -11,8 +11,9 @@ What is checked, and what `--repair` does about it:
 - no stuck job: processing under an expired lease, queued but never sent, queued while the
   broker's queue is empty (as the API's sweeper: requeue, send if the broker answers, or fail as
   `parse_crash` after `ingestion.max_attempts` runs);
-- Redis (`KB_REDIS_URL`, or the embedded one named in `<data>/redis/url`) answers (a stale `url`
-  file left by a killed `kb-server up` is removed; a configured Redis is not ours to repair).
+- the broker (`KB_BROKER_URL`, `KB_REDIS_URL`, or the embedded Redis named in `<data>/redis/url`)
+  answers (a stale `url` file left by a killed `kb-server up` is removed; a configured broker is
+  not ours to repair).
 Findings are checked again against the catalog before they are reported or repaired: it can run live.
 """
 
@@ -23,7 +24,6 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from contextlib import closing
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -34,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from catalog import jobs, repository
 from catalog.database import Database
 from catalog.models import Chunk, File, FileStatus, KnowledgeBase
-from ingestion.broker import queue_depth, redis_client
+from ingestion import broker
 from ingestion.celery_app import create_celery
 from ingestion.queueing import send_ingest
 from ingestion.uploads import UploadStore
@@ -79,7 +79,7 @@ class Doctor:
         if not self.paths.root.is_dir():
             self._find("data_dir", f"{self.paths.root} does not exist or is not a folder")
             return self.report
-        self._check_redis()
+        self._check_broker()
         if self._open_database():
             self._load_catalog()
             self._check_done_files()
@@ -241,7 +241,7 @@ class Doctor:
         now = datetime.now(UTC)
         ingestion = self.settings.ingestion
         try:
-            empty_queue = bool(self.broker_url) and queue_depth(str(self.broker_url), ingestion.queue_name) == 0
+            empty_queue = bool(self.broker_url) and broker.queue_depth(str(self.broker_url), ingestion.queue_name) == 0
         except Exception:
             empty_queue = False
         for row in self._files.values():
@@ -258,23 +258,25 @@ class Doctor:
             detail = f"file {row.id} {row.name!r} (attempts {row.attempts}): {why}"
             self._find("stuck_job", detail, partial(self._unstick, row))
 
-    def _check_redis(self) -> None:
-        url = self.settings.redis_url or discover_url(self.paths.redis)
+    def _check_broker(self) -> None:
+        configured = self.settings.broker_url or self.settings.redis_url
+        url = configured or discover_url(self.paths.redis)
         if url is None:
-            self.report.notes.append("no Redis: KB_REDIS_URL is unset and no kb-server up runs on this data dir")
+            self.report.notes.append(
+                "no broker: KB_BROKER_URL and KB_REDIS_URL are unset and no kb-server up runs on this data dir"
+            )
             return
         try:
-            with closing(redis_client(url, timeout_s=2.0)) as client:
-                client.ping()
+            broker.ping(url, timeout_s=2.0)
         except Exception as exc:
-            if self.settings.redis_url:
-                self._find("redis", f"Redis at {url} does not answer: {exc}")
+            if configured:
+                self._find("broker", f"the broker at {_without_password(url)} does not answer: {exc}")
             else:
                 detail = f"{self.paths.redis_url_file} names {url}, which does not answer (was kb-server up killed?)"
-                self._find("redis", detail, self._remove_stale_url)
+                self._find("broker", detail, self._remove_stale_url)
             return
         self.broker_url = url
-        self.report.notes.append(f"Redis answers at {url}")
+        self.report.notes.append(f"the broker answers at {_without_password(url)}")
 
     def _send(self, row: File, task_id: str) -> str:
         if self.broker_url:
@@ -335,6 +337,14 @@ class Doctor:
             raise RuntimeError(f"{socket} still exists: is a Redis starting there?")
         self.paths.redis_url_file.unlink(missing_ok=True)
         return "removed the stale url file"
+
+
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
 
 
 def _compare(what: str, ids: list[int], expected: set[int]) -> list[str]:

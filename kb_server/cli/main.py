@@ -33,9 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="A local, private knowledge-base server: upload files, search them, ask questions.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    up = commands.add_parser("up", help="start everything: embedded Redis (unless KB_REDIS_URL), worker, API")
+    up = commands.add_parser(
+        "up", help="start everything: embedded Redis (unless KB_REDIS_URL or KB_BROKER_URL), worker, API"
+    )
     _common(up, listen=True)
-    api = commands.add_parser("api", help="start only the HTTP API (needs a Redis: KB_REDIS_URL or a running `up`)")
+    api = commands.add_parser(
+        "api", help="start only the HTTP API (needs a broker: KB_BROKER_URL, KB_REDIS_URL or a running `up`)"
+    )
     _common(api, listen=True)
     worker = commands.add_parser("worker", help="start only an ingestion worker")
     _common(worker, listen=False)
@@ -113,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--csv", type=Path, help="answers, dialogues: write one row per question to this CSV")
     ev.add_argument("--url", help="the server's base URL (default http://HOST:PORT from the settings)")
     add_operator_commands(commands, _common)
-    doctor = commands.add_parser("doctor", help="check that the catalog, segments, uploads and Redis agree")
+    doctor = commands.add_parser("doctor", help="check that the catalog, segments, uploads and the broker agree")
     _common(doctor, listen=False)
     doctor.add_argument("--repair", action="store_true", help="fix what can be fixed; exit 0 if everything was")
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -10,6 +10,7 @@ from celery import Celery
 from catalog.database import Database
 from catalog.migrate import migrate
 from ingestion.celery_app import create_celery
+from ingestion.metrics import CounterStore, build_counter_store
 from ingestion.uploads import UploadStore
 from ingestion.worker import WorkerConfig
 from kb_server.runtime.paths import DataPaths
@@ -27,17 +28,19 @@ class BrokerNotConfigured(RuntimeError):
 
 
 def resolve_broker_url(settings: Settings, paths: DataPaths) -> str:
-    """The configured Redis, or the embedded one a running `kb-server up` announced.
+    """The configured broker (`broker_url`, else `redis_url`), or the embedded Redis a running
+    `kb-server up` announced.
 
     Raises:
-        BrokerNotConfigured: neither exists.
+        BrokerNotConfigured: none of them exists.
     """
-    if settings.redis_url:
-        return settings.redis_url
+    if settings.broker_url or settings.redis_url:
+        return str(settings.broker_url or settings.redis_url)
     url = discover_url(paths.redis)
     if url is None:
         raise BrokerNotConfigured(
-            f"no Redis: set KB_REDIS_URL, or start `kb-server up --data-dir {paths.root}` which runs an embedded one"
+            f"no broker: set KB_BROKER_URL (RabbitMQ) or KB_REDIS_URL, or start `kb-server up --data-dir {paths.root}` "
+            "which runs an embedded Redis"
         )
     return url
 
@@ -77,6 +80,7 @@ class Services:
     celery: Celery
     broker_url: str
     keywords: KeywordSegmentStore
+    counters: CounterStore  # the workers' ingestion metrics: Redis, or the catalog with RabbitMQ
     reranker: Reranker | None = None
     keyword_indexes: dict[tuple[int, str], BlockKeywordIndex] = field(default_factory=dict)
     embed_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -113,5 +117,6 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         celery=create_celery(broker_url, settings.ingestion),
         broker_url=broker_url,
         keywords=KeywordSegmentStore(paths.kbs),
+        counters=build_counter_store(broker_url, db),
         reranker=build_reranker(settings.rerank),
     )

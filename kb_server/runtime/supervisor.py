@@ -1,4 +1,5 @@
-"""`kb-server up`: the embedded Redis, a Celery worker and the API, started and stopped together.
+"""`kb-server up`: the embedded Redis (unless a broker is configured), a Celery worker and the API,
+started and stopped together.
 
 Children run in their own process groups with a parent-death signal, so Ctrl-C stops them in
 order (API, worker, then Redis, which flushes its AOF) and a killed supervisor leaves no orphans.
@@ -77,7 +78,7 @@ def run_up(settings: Settings, config: Path | None) -> int:
     if config is not None:
         env["KB_CONFIG"] = os.pathsep.join(filter(None, [env.get("KB_CONFIG"), str(config.resolve())]))
     redis: EmbeddedRedis | None = None
-    if not settings.redis_url:
+    if not (settings.broker_url or settings.redis_url):  # with RabbitMQ nothing needs a Redis
         redis = EmbeddedRedis(settings.data_dir / "redis")
         env["KB_REDIS_URL"] = redis.start()
         log.info("embedded redis at %s", redis.url)

@@ -1,8 +1,8 @@
-"""Readiness: Redis answers, at least one worker answers, the embedding model is loaded."""
+"""Readiness: the broker (Redis or RabbitMQ) answers, at least one worker answers, the embedding model is loaded."""
 
 from __future__ import annotations
 
-from ingestion.broker import redis_client
+from ingestion import broker
 from kb_server.runtime.container import Services
 from kb_server.schemas import Readiness
 
@@ -11,16 +11,13 @@ def readiness(services: Services, worker_timeout_s: float = 1.0) -> Readiness:
     checks: dict[str, bool] = {}
     detail: dict[str, str] = {}
     try:
-        client = redis_client(services.broker_url, timeout_s=1.0)
-        try:
-            checks["redis"] = bool(client.ping())
-        finally:
-            client.close()
+        broker.ping(services.broker_url, timeout_s=1.0)
+        checks["broker"] = True
     except Exception as exc:
-        checks["redis"] = False
-        detail["redis"] = str(exc)
+        checks["broker"] = False
+        detail["broker"] = str(exc) or type(exc).__name__
     checks["worker"] = False
-    if checks["redis"]:
+    if checks["broker"]:
         try:
             replies = services.celery.control.ping(timeout=worker_timeout_s)
             checks["worker"] = bool(replies)

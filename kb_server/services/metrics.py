@@ -1,9 +1,10 @@
-"""Prometheus metrics of one API process, plus what workers recorded in Redis and the catalog holds.
+"""Prometheus metrics of one API process, plus what workers recorded and the catalog holds.
 
 API-side series (HTTP latency by route, chat latency and tokens) live in this process's registry.
 Fleet-wide figures — files by status, chunks per KB, queue depth, ingestion time per stage and
-ingestion outcomes — are read at scrape time from the catalog and Redis, so any API process
-reports the same numbers whichever worker did the work.
+ingestion outcomes — are read at scrape time from the catalog, the broker and the workers'
+counters (in Redis with a Redis broker, else in the catalog), so any API process reports the same
+numbers whichever worker did the work.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from catalog.models import File, KnowledgeBase
-from ingestion.broker import redis_client
+from ingestion.broker import queue_depth
 from ingestion.metrics import STAGE_BUCKETS, read_outcomes, read_stage_histograms
 from kb_server.runtime.container import Services
 
@@ -92,17 +93,17 @@ class FleetCollector(Collector):
         yield files
         yield chunks
         try:
-            client = redis_client(services.broker_url, timeout_s=1.0)
-            try:
-                depth = int(client.llen(services.settings.ingestion.queue_name))
-                stages = read_stage_histograms(client, STAGES)
-                outcomes = read_outcomes(client)
-            finally:
-                client.close()
+            depth = queue_depth(services.broker_url, services.settings.ingestion.queue_name, timeout_s=1.0)
         except Exception:
-            log.debug("redis metrics unavailable", exc_info=True)
+            log.debug("queue depth unavailable", exc_info=True)
+        else:
+            yield GaugeMetricFamily("kb_queue_depth", "ingestion messages waiting in the broker", value=depth)
+        try:
+            stages = read_stage_histograms(services.counters, STAGES)
+            outcomes = read_outcomes(services.counters)
+        except Exception:
+            log.debug("ingestion metrics unavailable", exc_info=True)
             return
-        yield GaugeMetricFamily("kb_queue_depth", "ingestion messages waiting in the broker", value=depth)
         hist = HistogramMetricFamily("kb_ingest_stage_seconds", "time per ingestion stage", labels=["stage"])
         for stage, data in stages.items():
             buckets = [(str(b), data.get(f"le:{b}", 0.0)) for b in STAGE_BUCKETS]

@@ -202,4 +202,4 @@ def test_health_and_readiness(client: KBClient) -> None:
     assert client.http.get("/healthz").json() == {"status": "ok"}
     ready = client.http.get("/readyz").json()
     assert ready["ready"] is True
-    assert ready["checks"] == {"redis": True, "worker": True, "model": True}
+    assert ready["checks"] == {"broker": True, "worker": True, "model": True}

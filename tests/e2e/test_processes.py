@@ -130,14 +130,14 @@ def test_a_killed_supervisor_leaves_no_orphans(tmp_path: Path) -> None:
         proc.stop()
 
 
-def test_api_and_worker_alone_need_a_redis(tmp_path: Path) -> None:
+def test_api_and_worker_alone_need_a_broker(tmp_path: Path) -> None:
     env = base_env(tmp_path / "data")
     for part in ("api", "worker"):
         done = subprocess.run(
             [sys.executable, "-m", "kb_server", part], env=env, cwd=REPO, capture_output=True, text=True, timeout=120
         )
         assert done.returncode == 2
-        assert "no Redis" in done.stderr
+        assert "no broker: set KB_BROKER_URL (RabbitMQ) or KB_REDIS_URL" in done.stderr
 
 
 def test_worker_joins_a_running_up_through_its_data_dir(tmp_path: Path) -> None:

@@ -62,9 +62,9 @@ class ChunkTally:
     problems: dict[str, dict[str, int]]
 
 
-def tally_chunks(data_dir: Path, kb: str) -> ChunkTally:
+def tally_chunks(data_dir: Path, kb: str, database_url: str | None = None) -> ChunkTally:
     """chunks == rows == distinct ordinals == vectors for every file; extra rows or vectors count as duplicates."""
-    report = chunk_report(data_dir, kb)
+    report = chunk_report(data_dir, kb, database_url)
     problems = {
         name: c for name, c in report.items() if not c["chunks"] == c["rows"] == c["ordinals"] == c["vectors"] >= 1
     }
@@ -72,11 +72,21 @@ def tally_chunks(data_dir: Path, kb: str) -> ChunkTally:
     return ChunkTally(len(report), len(report) - len(problems), duplicates, problems)
 
 
-def doctor(data_dir: Path, redis_url: str | None = None, *, repair: bool = False) -> Report:
+def doctor(
+    data_dir: Path,
+    redis_url: str | None = None,
+    *,
+    repair: bool = False,
+    broker_url: str | None = None,
+    queue_name: str | None = None,
+) -> Report:
     """`kb-server doctor` on a data dir, in-process."""
     settings = load_settings(None, data_dir=data_dir)
     settings.redis_url = redis_url
+    settings.broker_url = broker_url
     settings.database_url = None
+    if queue_name:
+        settings.ingestion.queue_name = queue_name
     return run_doctor(settings, repair=repair)
 
 

@@ -48,8 +48,7 @@ class TwoApis:
 def two_apis(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TwoApis]:
     """Redis and two API processes sharing one data dir and one catalog; no worker."""
     with temporary_database() if request.param == "postgresql" else contextlib.nullcontext(None) as database_url:
-        env = {"KB_DATABASE_URL": database_url} if database_url else {}
-        stack = Stack(tmp_path / "stack", **env)
+        stack = Stack(tmp_path / "stack", database_url=database_url)
         second: Proc | None = None
         try:
             stack.start_redis()

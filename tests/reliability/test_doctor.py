@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ from kb_server.services import search as search_service
 from kb_server.settings import load_settings
 from tests.reliability.corpus import notes
 from tests.reliability.probe import doctor, doctor_cli
+from tests.support.rabbitmq import AMQP_URL, delete_queue, unique_queue_name
 from tests.vectorstore.bundled import bundled_embedder
 from vectorstore import Segment, SegmentStore
 from vectorstore.keyword_index import KeywordSegmentStore
@@ -302,7 +304,7 @@ OTHER_DAMAGE: dict[str, tuple[str, Callable[[Made], object], str]] = {
     "queued an hour ago and never sent": ("stuck_job", _queued_unsent, "requeued"),
     "chunk rows of a file that does not exist": ("orphan_chunks", _orphan_chunks, "deleted"),
     "a stale url file of a killed kb-server up": (
-        "redis",
+        "broker",
         lambda d: (d.root / "redis" / "url").write_text(f"redis+socket://{d.root}/redis/redis.sock"),
         "removed the stale url file",
     ),
@@ -360,7 +362,7 @@ def test_what_doctor_cannot_repair_keeps_the_exit_code_1(data: Made) -> None:
     assert _checks(report) == ["database"], report.as_dict()
     assert not report.consistent
     unreachable = doctor(data.root, "redis://127.0.0.1:1/0", repair=True)
-    assert "redis" in _checks(unreachable)
+    assert "broker" in _checks(unreachable)
     assert not unreachable.consistent
     cli = doctor_cli(data.root / "nowhere", "--repair", env_dir=data.root)
     assert cli.returncode == 1, cli.stdout + cli.stderr
@@ -384,3 +386,24 @@ def test_stuck_jobs_are_sent_straight_to_a_broker_that_answers(data: Made) -> No
         assert doctor(data.root).findings == []
     finally:
         redis.stop()
+
+
+def test_stuck_jobs_are_sent_straight_to_rabbitmq(data: Made) -> None:
+    queue = unique_queue_name()
+    try:
+        _stuck(data, 1)
+        _sql(data, "UPDATE files SET updated_at = '2000-01-01 00:00:00' WHERE id = ?", data.done[1])
+        _sql(data, "UPDATE files SET status = 'queued', enqueued = 1 WHERE id = ?", data.done[1])  # message lost
+        on_rabbitmq = partial(doctor, data.root, broker_url=AMQP_URL, queue_name=queue)
+        found = on_rabbitmq()
+        assert _checks(found) == ["stuck_job", "stuck_job"], found.as_dict()
+        assert any("queue is empty" in f.detail for f in found.findings)
+        assert any("the broker answers at amqp://guest:***@" in note for note in found.notes), found.notes
+        repaired = on_rabbitmq(repair=True)
+        assert [f.repaired for f in repaired.findings] == ["requeued; sent to the worker"] * 2
+        assert queue_depth(AMQP_URL, queue) == 2
+        assert on_rabbitmq().findings == []
+        unreachable = doctor(data.root, broker_url="amqp://guest:guest@127.0.0.1:1//")
+        assert _checks(unreachable) == ["broker"], unreachable.as_dict()
+    finally:
+        delete_queue(queue)

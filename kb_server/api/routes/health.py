@@ -20,6 +20,7 @@ def healthz() -> Health:
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
 def readyz(services: ServicesDep) -> JSONResponse:
-    """Redis reachable, a worker alive, the embedding model loaded. 503 until all three hold."""
+    """The broker (Redis or RabbitMQ) reachable, a worker alive, the embedding model loaded. 503 until all
+    three hold."""
     result = health_service.readiness(services)
     return JSONResponse(result.model_dump(), status_code=200 if result.ready else 503)
