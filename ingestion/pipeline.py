@@ -167,17 +167,17 @@ def _run(
             code="embedder_mismatch",
         )
     report("parsing", 0, 1)
-    path = ctx.uploads.path(claim.sha256)
-    if not path.exists():
-        raise DocumentError("the uploaded bytes are missing from the data dir", code="upload_missing")
-    with path.open("rb") as handle:
-        head = handle.read(8192)
-    kind = detect_kind(claim.name, head, path)
-    if kind.family == "zip":
-        check_archive(path, ArchiveLimits())
-    elements = parse_document(
-        path, kind.extension, ctx.settings, progress=lambda done, total: report("parsing", done, total)
-    )
+    with ctx.uploads.local_file(claim.sha256) as path:
+        if path is None:
+            raise DocumentError("the uploaded bytes are missing from the store", code="upload_missing")
+        with path.open("rb") as handle:
+            head = handle.read(8192)
+        kind = detect_kind(claim.name, head, path)
+        if kind.family == "zip":
+            check_archive(path, ArchiveLimits())
+        elements = parse_document(
+            path, kind.extension, ctx.settings, progress=lambda done, total: report("parsing", done, total)
+        )
 
     report("chunking", 0, 1)
     drafts = chunk_elements(

@@ -1,7 +1,8 @@
 """Uploaded bytes, stored content-addressed by sha256 (client file names are never paths).
 
 An upload is first staged (streamed to a temp file in the data dir while hashing), checked, and
-only then committed into the store by an atomic rename; identical bytes are stored once.
+only then committed into the store (an atomic rename into the data dir, or a copy into the
+catalog's database: see `vectorstore.byte_store`); identical bytes are stored once.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from vectorstore.byte_store import ByteStore, LocalByteStore, local_path
 
 HASH_CHUNK = 1 << 20
 
@@ -60,14 +64,20 @@ class StagingWriter:
 
 
 class UploadStore:
-    def __init__(self, root: Path, tmp_dir: Path) -> None:
-        self.root = root
+    """Committed uploads, named `<sha256[:2]>/<sha256>` in a byte store (a folder of the data dir
+    when given a path); staging is always local, in `tmp_dir`."""
+
+    def __init__(self, root: Path | ByteStore, tmp_dir: Path) -> None:
+        self.store = LocalByteStore(root) if isinstance(root, Path) else root
         self.tmp_dir = tmp_dir
 
     def path(self, sha256: str) -> Path:
-        if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
-            raise ValueError("not a sha256 hex digest")
-        return self.root / sha256[:2] / sha256
+        """Where a local store keeps those bytes.
+
+        Raises:
+            TypeError: the bytes are not in the data dir.
+        """
+        return local_path(self.store, _name(sha256))
 
     def open_staging(self, max_bytes: int | None = None) -> StagingWriter:
         """A temp file in the data dir that hashes what is written to it."""
@@ -89,25 +99,35 @@ class UploadStore:
             writer.abort()
             raise
 
-    def commit(self, staged: StagedBlob) -> Path:
-        target = self.path(staged.sha256)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
+    def commit(self, staged: StagedBlob) -> None:
+        """Put the staged bytes in the store (once: identical bytes are already there)."""
+        name = _name(staged.sha256)
+        if self.store.exists(name):
             staged.tmp_path.unlink(missing_ok=True)
         else:
-            os.replace(staged.tmp_path, target)
-        return target
+            self.store.move_in(name, staged.tmp_path)
 
     def discard(self, staged: StagedBlob) -> None:
         staged.tmp_path.unlink(missing_ok=True)
 
+    def exists(self, sha256: str) -> bool:
+        return self.store.exists(_name(sha256))
+
+    def local_file(self, sha256: str) -> AbstractContextManager[Path | None]:
+        """A local file with those bytes while the context lasts; None if they are not stored."""
+        return self.store.local_file(_name(sha256))
+
     def delete(self, sha256: str) -> None:
-        self.path(sha256).unlink(missing_ok=True)
+        self.store.delete(_name(sha256))
 
     def all_shas(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(p.name for p in self.root.glob("??/*") if len(p.name) == 64)
+        return sorted(n.rpartition("/")[2] for n in self.store.names("") if len(n.rpartition("/")[2]) == 64)
+
+
+def _name(sha256: str) -> str:
+    if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+        raise ValueError("not a sha256 hex digest")
+    return f"{sha256[:2]}/{sha256}"
 
 
 def _blocks(source: BinaryIO | Iterable[bytes]) -> Iterable[bytes]:

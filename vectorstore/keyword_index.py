@@ -1,7 +1,7 @@
 """Keyword (BM25) search per knowledge base, maintained file by file like the vector segments.
 
-The worker tokenizes each file once and writes `<kb>/keywords/<file_id>.json` (ids and tokens;
-JSON, not pickle; atomic replace). The in-memory index is rebuilt from those segments when the
+The worker tokenizes each file once and writes `<kb>/keywords/<file_id>.<run>.json` (ids and
+tokens; JSON, not pickle; stored atomically). The in-memory index is rebuilt from those segments when the
 KB's version changes. BM25 scores are divided by the query's highest possible score, so they lie
 in 0..1 and mean the same thing from query to query: that is what lets them be fused with cosine
 similarities and held against one threshold.
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from vectorstore.byte_store import ByteStore, LocalByteStore, local_path
 from vectorstore.errors import SegmentCorrupt
 from vectorstore.run_files import RunFiles
 
@@ -29,14 +28,17 @@ B = 0.75
 
 
 class KeywordSegmentStore:
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    """Keyword blocks, named `<kb_id>/keywords/<file_id>.<run>.json` beside the segments."""
+
+    def __init__(self, store: Path | ByteStore) -> None:
+        self.store = LocalByteStore(store) if isinstance(store, Path) else store
 
     def runs(self, kb_id: int) -> RunFiles:
-        return RunFiles(self.root / str(int(kb_id)) / "keywords", ".json")
+        return RunFiles(self.store, f"{int(kb_id)}/keywords", ".json")
 
     def path(self, kb_id: int, file_id: int, generation: int) -> Path:
-        return self.runs(kb_id).existing(file_id, generation)
+        """Where the local store keeps that generation (the pre-run-number name if only that exists)."""
+        return local_path(self.store, self.runs(kb_id).existing(file_id, generation))
 
     def write(
         self,
@@ -47,22 +49,28 @@ class KeywordSegmentStore:
         ids: Sequence[int],
         tokens: Sequence[Sequence[str]],
     ) -> None:
-        target = self.runs(kb_id).path(file_id, run)
-        target.parent.mkdir(parents=True, exist_ok=True)
         payload = json.dumps(
             {"tokenizer": tokenizer, "ids": [int(i) for i in ids], "tokens": [list(t) for t in tokens]},
             ensure_ascii=False,
         )
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{file_id}.", suffix=".tmp")
+        self.runs(kb_id).write(file_id, run, payload.encode("utf-8"))
+
+    def read_raw(self, kb_id: int, file_id: int, generation: int) -> dict | None:
+        """The block of that generation as stored, None if there is none.
+
+        Raises:
+            SegmentCorrupt: the block exists but cannot be read.
+        """
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            raw = self.runs(kb_id).read(file_id, generation)
+            if raw is None:
+                return None
+            data = json.loads(raw.decode("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SegmentCorrupt(f"keyword segment {kb_id}/{file_id}.{generation} cannot be read: {exc}") from exc
+        if not isinstance(data, dict):
+            raise SegmentCorrupt(f"keyword segment {kb_id}/{file_id}.{generation} is not an object")
+        return data
 
     def read(
         self, kb_id: int, file_id: int, generation: int, tokenizer: str
@@ -72,14 +80,8 @@ class KeywordSegmentStore:
         Raises:
             SegmentCorrupt: the block exists but cannot be read.
         """
-        path = self.path(kb_id, file_id, generation)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            raise SegmentCorrupt(f"keyword segment {path} cannot be read: {exc}") from exc
-        if data.get("tokenizer") != tokenizer:
+        data = self.read_raw(kb_id, file_id, generation)
+        if data is None or data.get("tokenizer") != tokenizer:
             return None
         return [int(i) for i in data["ids"]], [list(t) for t in data["tokens"]]
 
@@ -87,7 +89,7 @@ class KeywordSegmentStore:
         self.runs(kb_id).remove(file_id)
 
     def delete_run(self, kb_id: int, file_id: int, run: int) -> None:
-        self.runs(kb_id).path(file_id, run).unlink(missing_ok=True)
+        self.runs(kb_id).remove_run(file_id, run)
 
     def prune(self, kb_id: int, file_id: int, keep: int) -> None:
         self.runs(kb_id).remove(file_id, keep=keep)

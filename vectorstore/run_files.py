@@ -1,4 +1,4 @@
-"""Per-file artefacts named by the run that wrote them: `<file_id>.<run><suffix>`.
+"""Per-file artefacts named by the run that wrote them: `<folder>/<file_id>.<run><suffix>`.
 
 A run writes under its own number and the catalog row says which run is the file's generation,
 so a dead or superseded run can never overwrite what readers load; `prune` removes the rest once
@@ -10,46 +10,61 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vectorstore.byte_store import ByteStore, local_path
+
 
 class RunFiles:
-    def __init__(self, folder: Path, suffix: str) -> None:
-        self.folder, self.suffix = folder, suffix
+    def __init__(self, store: ByteStore, folder: str, suffix: str) -> None:
+        self.store, self.folder, self.suffix = store, folder, suffix
+
+    def name(self, file_id: int, run: int) -> str:
+        return f"{self.folder}/{int(file_id)}.{int(run)}{self.suffix}"
 
     def path(self, file_id: int, run: int) -> Path:
-        return self.folder / f"{int(file_id)}.{int(run)}{self.suffix}"
+        """Where a local store keeps that run's artefact (see `byte_store.local_path`)."""
+        return local_path(self.store, self.name(file_id, run))
 
-    def legacy(self, file_id: int) -> Path:
-        return self.folder / f"{int(file_id)}{self.suffix}"
+    def legacy(self, file_id: int) -> str:
+        return f"{self.folder}/{int(file_id)}{self.suffix}"
 
-    def existing(self, file_id: int, run: int) -> Path:
+    def existing(self, file_id: int, run: int) -> str:
         """The artefact of that run, else the pre-run-number one (which may not exist either)."""
-        path = self.path(file_id, run)
-        return path if path.exists() else self.legacy(file_id)
+        name = self.name(file_id, run)
+        return name if self.store.exists(name) else self.legacy(file_id)
+
+    def read(self, file_id: int, run: int) -> bytes | None:
+        """The artefact of that run (else the pre-run-number one), None if neither exists."""
+        data = self.store.read(self.name(file_id, run))
+        return data if data is not None else self.store.read(self.legacy(file_id))
+
+    def write(self, file_id: int, run: int, data: bytes) -> None:
+        self.store.write(self.name(file_id, run), [data])
 
     def runs(self, file_id: int) -> list[int]:
-        """Runs with an artefact on disk (0 stands for the legacy name)."""
+        """Runs with a stored artefact (0 stands for the legacy name)."""
         found = []
-        for path in self.folder.glob(f"{int(file_id)}*{self.suffix}") if self.folder.is_dir() else []:
-            parsed = self._parse(path.name)
+        for name in self.store.names(self.folder, start=str(int(file_id))):
+            parsed = self._parse(name)
             if parsed is not None and parsed[0] == file_id:
                 found.append(parsed[1])
         return sorted(found)
 
     def file_ids(self) -> list[int]:
-        if not self.folder.is_dir():
-            return []
-        ids = {parsed[0] for p in self.folder.glob(f"*{self.suffix}") if (parsed := self._parse(p.name))}
-        return sorted(ids)
+        return sorted({parsed[0] for n in self.store.names(self.folder) if (parsed := self._parse(n))})
 
     def remove(self, file_id: int, *, keep: int | None = None) -> None:
         for run in self.runs(file_id):
             if run != keep:
-                (self.legacy(file_id) if run == 0 else self.path(file_id, run)).unlink(missing_ok=True)
+                self.store.delete(self.legacy(file_id) if run == 0 else self.name(file_id, run))
+
+    def remove_run(self, file_id: int, run: int) -> None:
+        self.store.delete(self.name(file_id, run))
 
     def _parse(self, name: str) -> tuple[int, int] | None:
-        if not name.endswith(self.suffix) or name.startswith("."):
+        folder, _, base = name.rpartition("/")
+        if folder != self.folder or not base.endswith(self.suffix) or base.startswith("."):
             return None
-        stem = name[: -len(self.suffix)]
+        stem = base[: -len(self.suffix)]
         file_part, _, run_part = stem.partition(".")
         if not file_part.isdigit() or (run_part and not run_part.isdigit()):
             return None

@@ -19,8 +19,8 @@ Findings are checked again against the catalog before they are reported or repai
 
 from __future__ import annotations
 
-import json
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -148,10 +148,12 @@ class Doctor:
         Raises: FileNotFoundError, or one of _UNREADABLE.
         """
         if kind == "vector":
-            if not self.segments.path(kb_id, file_id, generation).exists():
+            if not self.segments.exists(kb_id, file_id, generation):
                 raise FileNotFoundError(file_id)
             return [int(i) for i in self.segments.read(kb_id, file_id, generation).ids]
-        data = json.loads(self.keywords.path(kb_id, file_id, generation).read_text(encoding="utf-8"))
+        data = self.keywords.read_raw(kb_id, file_id, generation)
+        if data is None:
+            raise FileNotFoundError(file_id)
         return [int(i) for i in data["ids"]]
 
     def _check_done_files(self) -> None:
@@ -385,6 +387,11 @@ def run_doctor(settings: Settings, *, repair: bool = False) -> Report:
 
 def doctor_main(settings: Settings, *, repair: bool, as_json: bool) -> int:
     """Run the doctor and print its report; exit code 0 when consistent (or all was repaired)."""
+    if settings.storage.backend != "local":
+        # Its checks read the data dir's files; on database storage they would report every
+        # stored object missing and --repair would re-ingest everything.
+        print("kb-server doctor checks the local storage backend only (storage.backend: local)", file=sys.stderr)
+        return 2
     return print_report(run_doctor(settings, repair=repair), as_json=as_json)
 
 

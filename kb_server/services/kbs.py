@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 from catalog import repository
 from catalog.models import KnowledgeBase
 from kb_server.runtime.container import Services
@@ -42,6 +40,6 @@ def delete_kb(services: Services, name: str) -> None:
     services.indexes.forget(kb.id)
     for key in [k for k in services.keyword_indexes if k[0] == kb.id]:
         services.keyword_indexes.pop(key, None)
-    shutil.rmtree(services.segments.root / str(kb.id), ignore_errors=True)
+    services.segments.delete_kb(kb.id)
     for sha in set(shas):
         release_blob(services, sha)

@@ -115,7 +115,7 @@ def test_reingest_produces_the_same_chunk_ids_and_no_duplicates(
     assert ctx.segments.read(kb.id, file_id, file_row(ctx.db, file_id).generation).ids.tolist() == [
         cid for cid, _ in before
     ]
-    assert [p.name for p in ctx.segments.runs(kb.id).folder.iterdir()] == [f"{file_id}.2.faiss"]
+    assert [p.name for p in ctx.segments.runs(kb.id).path(file_id, 2).parent.iterdir()] == [f"{file_id}.2.faiss"]
     assert file_row(ctx.db, file_id).generation == 2
     index.sync(*repository.done_generations(ctx.db, kb.id))
     assert index.size == len(before)

@@ -105,6 +105,13 @@ def _sql(data: Made, statement: str, *args: object) -> None:
         con.close()
 
 
+def _stray_upload(root: Path, data: bytes) -> Path:
+    store = UploadStore(root / "uploads", root / "tmp")
+    staged = store.stage(io.BytesIO(data))
+    store.commit(staged)
+    return store.path(staged.sha256)
+
+
 def _old(path: Path) -> Path:
     """Make the file (empty, if missing) two hours old."""
     if not path.exists():
@@ -276,11 +283,7 @@ OTHER_DAMAGE: dict[str, tuple[str, Callable[[Made], object], str]] = {
     ),
     "uploaded bytes no file refers to": (
         "orphan_upload",
-        lambda d: _old(
-            UploadStore(d.root / "uploads", d.root / "tmp").commit(
-                UploadStore(d.root / "uploads", d.root / "tmp").stage(io.BytesIO(b"nobody's bytes"))
-            )
-        ),
+        lambda d: _old(_stray_upload(d.root, b"nobody's bytes")),
         "deleted",
     ),
     "a queued file whose bytes are gone": ("missing_upload", _missing_upload, "marked failed (upload_missing)"),
