@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -261,3 +262,31 @@ class UrlRobots(Base):
     origin: Mapped[str] = mapped_column(String(300), primary_key=True)
     body: Mapped[str] = mapped_column(Text)
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, default=utcnow)
+
+
+class StoredObject(Base):
+    """Bytes kept in the catalog with `storage.backend: database` (catalog/stored_bytes.py): an
+    upload, a segment or a keyword block; its content is in `stored_chunks`."""
+
+    __tablename__ = "stored_objects"
+    __table_args__ = (UniqueConstraint("bucket", "name"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    bucket: Mapped[str] = mapped_column(String(16))  # uploads | kbs
+    # Byte order ("C"), so a prefix LIKE uses the unique index: folders are listed by prefix.
+    name: Mapped[str] = mapped_column(String(255).with_variant(String(255, collation="C"), "postgresql"))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    chunks: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StoredChunk(Base):
+    __tablename__ = "stored_chunks"
+
+    object_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("stored_objects.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
