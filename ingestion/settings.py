@@ -67,3 +67,16 @@ class IngestionSettings(BaseModel):
                 f"task_soft_time_limit_s ({self.task_soft_time_limit_s})"
             )
         return self
+
+
+class StorageSettings(BaseModel):
+    """Where uploaded bytes, vector segments and keyword blocks are kept."""
+
+    backend: Literal["local", "database"] = Field(
+        default="local",
+        description="local: files in the data dir (several hosts then share it); database: tables of the "
+        "PostgreSQL catalog (database_url), so hosts share nothing on disk",
+    )
+    chunk_bytes: int = Field(
+        default=1 << 20, ge=4096, le=64 << 20, description="database: bytes per stored row (1 MiB)"
+    )

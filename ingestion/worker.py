@@ -22,13 +22,12 @@ from ingestion.metrics import MetricsRecorder, build_counter_store
 from ingestion.pipeline import IngestionContext
 from ingestion.queueing import INGEST_TASK
 from ingestion.recovery import RecoveryLoop
-from ingestion.settings import IngestionSettings
-from ingestion.uploads import UploadStore
+from ingestion.settings import IngestionSettings, StorageSettings
+from ingestion.storage import StoragePaths, build_stores
 from ingestion.web import tasks as web_tasks
 from ingestion.web.settings import UrlSettings
-from vectorstore import EmbeddingSettings, SegmentStore
+from vectorstore import EmbeddingSettings
 from vectorstore.embedder_registry import build_embedder_registry
-from vectorstore.keyword_index import KeywordSegmentStore
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +48,7 @@ class WorkerConfig:
     nice: int = 5
     log_level: str = "INFO"
     urls: UrlSettings = field(default_factory=UrlSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
 
 
 def build_context(config: WorkerConfig) -> IngestionContext:
@@ -57,13 +57,16 @@ def build_context(config: WorkerConfig) -> IngestionContext:
     # Nothing is loaded here (before the pool forks): each pool process loads the configured
     # preset's model at start, another preset's when a file of a KB built with it comes.
     embedders = build_embedder_registry(config.embedding, config.cache_dir, config.concurrency)
+    stores = build_stores(
+        config.storage, config.database_url, StoragePaths(config.uploads_dir, config.segments_dir, config.tmp_dir)
+    )
     return IngestionContext(
         db=db,
-        uploads=UploadStore(config.uploads_dir, config.tmp_dir),
-        segments=SegmentStore(config.segments_dir),
+        uploads=stores.uploads,
+        segments=stores.segments,
         settings=config.ingestion,
         embedder_factory=embedders.get,
-        keywords=KeywordSegmentStore(config.segments_dir),
+        keywords=stores.keywords,
         embedders=embedders,
     )
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,7 +20,7 @@ from pydantic_settings import (
 )
 
 from catalog.database import SQLITE_BUSY_TIMEOUT_S
-from ingestion.settings import IngestionSettings
+from ingestion.settings import IngestionSettings, StorageSettings
 from ingestion.web.settings import UrlSettings
 from llm.settings import LLMSettings
 from vectorstore.settings import EmbeddingSettings, RerankSettings, VectorIndexSettings
@@ -170,6 +170,16 @@ class Settings(BaseSettings):
     openai: OpenAICompatSettings = Field(default_factory=OpenAICompatSettings)
     urls: UrlSettings = Field(default_factory=UrlSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+    @model_validator(mode="after")
+    def _database_storage_needs_postgresql(self) -> Self:
+        if self.storage.backend == "database" and not (self.database_url or "").startswith("postgresql"):
+            raise ValueError(
+                "storage.backend: database keeps the bytes in the catalog's PostgreSQL: set database_url "
+                "(KB_DATABASE_URL=postgresql+psycopg://...); on SQLite keep storage.backend: local"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -11,6 +11,7 @@ from catalog.database import Database
 from catalog.migrate import migrate
 from ingestion.celery_app import create_celery
 from ingestion.metrics import CounterStore, build_counter_store
+from ingestion.storage import StoragePaths, build_stores
 from ingestion.uploads import UploadStore
 from ingestion.worker import WorkerConfig
 from kb_server.runtime.paths import DataPaths
@@ -64,6 +65,7 @@ def worker_config(settings: Settings, broker_url: str) -> WorkerConfig:
         nice=settings.worker.nice,
         log_level=settings.log_level,
         urls=settings.urls,
+        storage=settings.storage,
     )
 
 
@@ -104,19 +106,19 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         settings.embedding, paths.cache, loaded={settings.embedding.preset: embedder} if embedder else None
     )
     embedder = embedders.get()
-    segments = SegmentStore(paths.kbs)
+    stores = build_stores(settings.storage, db.url, StoragePaths(paths.uploads, paths.kbs, paths.tmp))
     return Services(
         settings=settings,
         paths=paths,
         db=db,
-        uploads=UploadStore(paths.uploads, paths.tmp),
-        segments=segments,
-        indexes=KBIndexRegistry(segments, embedder.dim, settings.vector_index),
+        uploads=stores.uploads,
+        segments=stores.segments,
+        indexes=KBIndexRegistry(stores.segments, embedder.dim, settings.vector_index),
         embedder=embedder,
         embedders=embedders,
         celery=create_celery(broker_url, settings.ingestion),
         broker_url=broker_url,
-        keywords=KeywordSegmentStore(paths.kbs),
+        keywords=stores.keywords,
         counters=build_counter_store(broker_url, db),
         reranker=build_reranker(settings.rerank),
     )
