@@ -14,6 +14,7 @@ from kb_server.cli.doctor import Report, run_doctor
 from kb_server.settings import load_settings
 from tests.support.inspect_data import chunk_report
 from tests.support.processes import REPO, base_env
+from vectorstore import SegmentStore
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,11 @@ class ChunkTally:
     problems: dict[str, dict[str, int]]
 
 
-def tally_chunks(data_dir: Path, kb: str, database_url: str | None = None) -> ChunkTally:
+def tally_chunks(
+    data_dir: Path, kb: str, database_url: str | None = None, segments: SegmentStore | None = None
+) -> ChunkTally:
     """chunks == rows == distinct ordinals == vectors for every file; extra rows or vectors count as duplicates."""
-    report = chunk_report(data_dir, kb, database_url)
+    report = chunk_report(data_dir, kb, database_url, segments)
     problems = {
         name: c for name, c in report.items() if not c["chunks"] == c["rows"] == c["ordinals"] == c["vectors"] >= 1
     }

@@ -16,13 +16,16 @@ _FILES_OF_KB = (
 )
 
 
-def chunk_report(data_dir: Path, kb_name: str, database_url: str | None = None) -> dict[str, dict[str, int]]:
+def chunk_report(
+    data_dir: Path, kb_name: str, database_url: str | None = None, segments: SegmentStore | None = None
+) -> dict[str, dict[str, int]]:
     """Per file name: chunk rows, distinct chunk texts, vectors in its segment, and the file's count.
 
-    The catalog is the data dir's SQLite, or the database at `database_url`.
+    The catalog is the data dir's SQLite, or the database at `database_url`; the segments are the
+    data dir's unless `segments` says where they are.
     """
     kb_id, rows = _files_of(data_dir, kb_name, database_url)
-    segments = SegmentStore(data_dir / "kbs")
+    segments = segments or SegmentStore(data_dir / "kbs")
     report = {}
     for file_id, name, chunks, status, generation, rows_n, ordinals in rows:
         vectors = len(segments.read(kb_id, file_id, generation).ids) if status == "done" else -1

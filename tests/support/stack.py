@@ -68,8 +68,8 @@ class Stack:
         self.workers.append(proc)
         return proc
 
-    def start_api(self) -> Proc:
-        self.api = Proc(["api"], self.env(), self.logs / "api.log").start()
+    def start_api(self, **env: str) -> Proc:
+        self.api = Proc(["api"], {**self.env(), **env}, self.logs / "api.log").start()
         wait_http(f"{self.base_url}/healthz", proc=self.api)
         return self.api
 
