@@ -25,7 +25,7 @@ from ingestion.broker import queue_depth
 from ingestion.pipeline import IngestionContext, ingest
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
-from kb_server.cli.doctor import Report
+from kb_server.cli.doctor import Report, doctor_main
 from kb_server.runtime.container import build_services
 from kb_server.runtime.paths import DataPaths
 from kb_server.runtime.redis_server import EmbeddedRedis
@@ -410,3 +410,13 @@ def test_stuck_jobs_are_sent_straight_to_rabbitmq(data: Made) -> None:
         assert _checks(unreachable) == ["broker"], unreachable.as_dict()
     finally:
         delete_queue(queue)
+
+
+def test_doctor_refuses_database_storage_rather_than_report_every_object_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = load_settings(None, data_dir=tmp_path)
+    settings.storage.backend = "database"  # as KB_STORAGE__BACKEND=database with a PostgreSQL catalog
+    assert doctor_main(settings, repair=True, as_json=False) == 2
+    assert "local storage backend only" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing checked, nothing repaired
