@@ -36,7 +36,8 @@ TOP_N = 5
 def _services(data_dir: Path, **settings: object) -> Services:
     # The broker is never contacted: nothing here queues a task.
     return build_services(
-        Settings(data_dir=data_dir, redis_url="redis://127.0.0.1:9/0", **settings), embedder=bundled_embedder()
+        Settings(data_dir=data_dir, redis_url="redis://127.0.0.1:9/0", **settings),  # type: ignore[arg-type]
+        embedder=bundled_embedder(),
     )
 
 
