@@ -24,6 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from catalog.stored_bytes import DatabaseByteStore
+from ingestion.uploads import UploadStore
 from tests.support.postgres import temporary_database
 from tests.support.processes import REPO, Proc, free_port, wait_http
 from tests.support.stack import Stack
@@ -41,15 +43,22 @@ class TwoApis:
     stack: Stack
     urls: tuple[str, str]
     env: dict[str, str]
+    uploads: UploadStore  # where the APIs store the bytes
     extra: list[Proc] = field(default_factory=list)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "database-storage"])
 def two_apis(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TwoApis]:
-    """Redis and two API processes sharing one data dir and one catalog; no worker."""
-    with temporary_database() if request.param == "postgresql" else contextlib.nullcontext(None) as database_url:
-        stack = Stack(tmp_path / "stack", database_url=database_url)
+    """Redis and two API processes sharing one data dir and one catalog; no worker. With
+    database-storage the bytes are in PostgreSQL (storage.backend: database)."""
+    on_postgresql = request.param != "sqlite"
+    with temporary_database() if on_postgresql else contextlib.nullcontext(None) as database_url:
+        in_database = request.param == "database-storage"
+        backend = "database" if in_database else "local"
+        stack = Stack(tmp_path / "stack", database_url=database_url, KB_STORAGE__BACKEND=backend)
         second: Proc | None = None
+        blobs = DatabaseByteStore(str(database_url), "uploads", tmp_path / "tmp") if in_database else None
+        uploads = UploadStore(blobs or stack.data_dir / "uploads", tmp_path / "tmp")
         try:
             stack.start_redis()
             stack.start_api()
@@ -58,8 +67,10 @@ def two_apis(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TwoApis
                 ["api"], {**stack.env(), "KB_PORT": str(port), "KB_RECOVERY_ENABLED": "false"}, stack.logs / "api2.log"
             ).start()
             wait_http(f"http://127.0.0.1:{port}/healthz", proc=second)
-            yield TwoApis(stack, (stack.base_url, f"http://127.0.0.1:{port}"), stack.env())
+            yield TwoApis(stack, (stack.base_url, f"http://127.0.0.1:{port}"), stack.env(), uploads)
         finally:
+            if blobs is not None:
+                blobs.dispose()
             if second is not None:
                 second.stop()
             stack.stop()
@@ -73,7 +84,6 @@ def _upload(client: httpx.Client, kb: str, name: str, data: bytes) -> dict[str, 
 
 def test_uploads_and_deletes_of_the_same_bytes_across_two_processes_never_lose_them(two_apis: TwoApis) -> None:
     urls = two_apis.urls
-    uploads_dir = two_apis.stack.data_dir / "uploads"
     for kb in KBS:
         assert httpx.post(f"{urls[0]}/api/kbs", json={"name": kb}, timeout=30).status_code == 201
     deadline = time.monotonic() + CHURN_S
@@ -105,7 +115,7 @@ def test_uploads_and_deletes_of_the_same_bytes_across_two_processes_never_lose_t
                     second = _upload(clients[up], KBS[1], "note.md", data)
                     assert deleted.result() == 204
                     assert second["status"] == "queued", second
-                    if not (uploads_dir / sha[:2] / sha).exists():
+                    if not two_apis.uploads.exists(sha):
                         lost.append(f"round {n}-{r}: file {second['file_id']} registered, its bytes deleted")
                     if r % KEEP_EVERY:
                         assert clients[down].delete(f"/api/kbs/{KBS[1]}/files/{second['file_id']}").status_code == 204
@@ -126,8 +136,11 @@ def test_uploads_and_deletes_of_the_same_bytes_across_two_processes_never_lose_t
 
     registered = [f for kb in KBS for f in httpx.get(f"{urls[1]}/api/kbs/{kb}/files", timeout=60).json()["files"]]
     assert len(registered) >= sum(rounds) // KEEP_EVERY
-    missing = [f["file_id"] for f in registered if not (uploads_dir / f["sha256"][:2] / f["sha256"]).exists()]
+    missing = [f["file_id"] for f in registered if not two_apis.uploads.exists(f["sha256"])]
     assert missing == []
+    assert set(two_apis.uploads.all_shas()) == {f["sha256"] for f in registered}  # and nothing more is kept
+    if two_apis.env["KB_STORAGE__BACKEND"] == "database":
+        return  # doctor checks local storage only
     doctor = subprocess.run(
         [sys.executable, "-m", "kb_server", "doctor", "--json"],
         env=two_apis.env,
