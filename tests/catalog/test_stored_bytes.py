@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from catalog.models import StoredChunk, StoredObject
 from catalog.stored_bytes import DatabaseByteStore
 from ingestion.uploads import UploadStore
 from tests.support.postgres import temporary_database
+from tests.support.processes import REPO
 from vectorstore.byte_store import ByteStore, LocalByteStore
 
 pytestmark = pytest.mark.integration
@@ -124,3 +127,40 @@ def test_uploads_on_the_database_are_rows_of_one_mebibyte_or_less(tmp_path: Path
     finally:
         db.dispose()
         bytes_store.dispose()
+
+
+_BIG_OBJECT = """
+import os, resource, sys
+from pathlib import Path
+from catalog.stored_bytes import DatabaseByteStore
+
+url, tmp, mib = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+store = DatabaseByteStore(url, "big", tmp)
+store.exists("warm-up")  # imports and connects before the peak is taken
+source = tmp / "big.bin"
+with source.open("wb") as handle:
+    for _ in range(mib):
+        handle.write(os.urandom(1 << 20))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+store.move_in("ab/big", source)
+with store.local_file("ab/big") as path:
+    size = path.stat().st_size
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(size, grown // 1024)
+"""
+
+
+@pytest.mark.slow
+def test_a_big_upload_streams_in_and_out_without_being_held_in_memory(tmp_path: Path, database_url: str) -> None:
+    mib = 128
+    done = subprocess.run(
+        [sys.executable, "-c", _BIG_OBJECT, database_url, str(tmp_path), str(mib)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        check=True,
+    )
+    size, grown_mib = map(int, done.stdout.split())
+    assert size == mib << 20
+    assert grown_mib < 24, f"peak memory grew by {grown_mib} MiB while {mib} MiB went in and out"
