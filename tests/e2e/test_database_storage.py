@@ -17,11 +17,13 @@ from sqlalchemy import create_engine, text
 
 from catalog.stored_bytes import DatabaseByteStore
 from ingestion.uploads import UploadStore
-from tests.reliability.probe import tally_chunks
+from tests.reliability.corpus import notes
+from tests.reliability.probe import pool_children, tally_chunks
 from tests.support.client import KBClient
 from tests.support.postgres import temporary_database
 from tests.support.processes import Proc, free_port, share_int8_build, wait_http
 from tests.support.stack import Stack
+from tests.support.waiting import wait_for
 from vectorstore import SegmentStore
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
@@ -200,3 +202,39 @@ def test_delete_and_reingest_are_seen_by_every_api(hosts: Hosts) -> None:
     assert hit["file_name"] == "note-000.md"
     tally = tally_chunks(hosts.stack.data_dir, kb, hosts.database_url, segments=hosts.segments)
     assert (tally.files, tally.consistent, tally.duplicates) == (3, 3, 0), tally
+
+
+def test_a_worker_killed_mid_file_leaves_every_file_done_once_and_no_stray_segment(hosts: Hosts) -> None:
+    """Last in the module: it kills one of the stack's two workers."""
+    kb = hosts.first.create_kb("killed")["name"]
+    kb_id = _kb_id(hosts.database_url, kb)
+    doomed = hosts.stack.workers[0]
+    docs = notes(6, f"db-kill-{hosts.stack.broker}", paragraphs=30)
+    assert hosts.first.upload(kb, docs).status_code == 202
+
+    def doomed_runs_a_file() -> bool:
+        return bool(set(_lease_pids(hosts.database_url).values()) & set(pool_children(doomed.pid)))
+
+    wait_for("the doomed worker running a file", doomed_runs_a_file, timeout_s=300, interval_s=0.02)
+    doomed.kill_group()
+    files = hosts.first.wait_settled(kb, expected=len(docs), timeout_s=180)
+    assert {f["status"] for f in files} == {"done"}, [(f["name"], f["error"]) for f in files]
+    assert any(f["attempts"] > 1 for f in files), "the killed worker's file should have run a second time"
+    tally = tally_chunks(hosts.stack.data_dir, kb, hosts.database_url, segments=hosts.segments)
+    assert (tally.files, tally.consistent, tally.duplicates) == (len(docs), len(docs), 0), tally
+    # Only the committed run of each file is stored: the killed run's segment (if it got that far)
+    # went with the rerun's prune.
+    assert all(len(_segment_names(hosts, kb_id, f["file_id"])) == 1 for f in files)
+
+
+def _lease_pids(database_url: str) -> dict[int, int]:
+    """file id -> pid of the process holding its lease."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT id, lease_owner FROM files WHERE status = 'processing' AND lease_owner IS NOT NULL")
+            ).all()
+            return {fid: int(owner.split("/")[1]) for fid, owner in rows}
+    finally:
+        engine.dispose()
