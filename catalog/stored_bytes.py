@@ -17,11 +17,12 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from catalog.models import StoredChunk, StoredObject, utcnow
@@ -38,16 +39,18 @@ class DatabaseByteStore:
         self.url, self.bucket, self.tmp_dir, self.chunk_bytes = url, bucket, tmp_dir, chunk_bytes
         self._engine: Engine | None = None
         self._pid = 0
+        self._lock = threading.Lock()
 
     @property
     def engine(self) -> Engine:
-        # A forked worker process must not use (or close) its parent's connections.
-        if self._engine is None or self._pid != os.getpid():
-            if self._engine is not None:
-                self._engine.dispose(close=False)
-            self._engine = create_engine(self.url, pool_pre_ping=True, pool_size=4, max_overflow=8)
-            self._pid = os.getpid()
-        return self._engine
+        with self._lock:
+            # A forked worker process must not use (or close) its parent's connections.
+            if self._engine is None or self._pid != os.getpid():
+                if self._engine is not None:
+                    self._engine.dispose(close=False)
+                self._engine = create_engine(self.url, pool_pre_ping=True, pool_size=2, max_overflow=8)
+                self._pid = os.getpid()
+            return self._engine
 
     def write(self, name: str, blocks: Iterable[bytes]) -> None:
         try:
@@ -118,10 +121,6 @@ class DatabaseByteStore:
         with self.engine.connect() as conn:
             found = list(conn.scalars(query.order_by(StoredObject.name)))
         return [n for n in found if "/" not in n[len(prefix) :]] if start else found
-
-    def total_size(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.scalar(select(func.sum(StoredObject.size)).where(StoredObject.bucket == self.bucket)) or 0)
 
     def _named(self, name: str) -> list:
         return [StoredObject.bucket == self.bucket, StoredObject.name == name]
