@@ -143,11 +143,10 @@ def try_switch(db: Database, job_id: int) -> SwitchOutcome:
                 return SwitchOutcome(False, [], job)
             version = s.scalar(select(KnowledgeBase.version).where(KnowledgeBase.id == job.kb_id))
             files = _searchable(s, job.kb_id)
-            staged = dict(
-                s.execute(select(ReembedStaged.file_id, ReembedStaged.generation).where(ReembedStaged.job_id == job_id))
-                .tuples()
-                .all()
+            rows = s.execute(
+                select(ReembedStaged.file_id, ReembedStaged.generation).where(ReembedStaged.job_id == job_id)
             )
+            staged = {fid: gen for fid, gen in rows}
             missing = [(fid, gen) for fid, gen in files if staged.get(fid) != gen]
             now = utcnow()
             counts = {"files_total": len(files), "files_done": len(files) - len(missing), "updated_at": now}

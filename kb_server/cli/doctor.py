@@ -127,7 +127,7 @@ class Doctor:
         with self.db.read() as s:
             self._files = {f.id: f for f in s.scalars(select(File))}
             chunk_rows = s.execute(select(Chunk.file_id, Chunk.id)).all()
-            self._segment_sets = dict(s.execute(select(KnowledgeBase.id, KnowledgeBase.segment_set)).tuples().all())
+            self._segment_sets = {k: n for k, n in s.execute(select(KnowledgeBase.id, KnowledgeBase.segment_set))}
             kbs = len(self._segment_sets)
         for file_id, chunk in chunk_rows:
             self._chunk_ids.setdefault(file_id, set()).add(chunk)
