@@ -12,6 +12,7 @@ and segments to the new ones at one KB version, never to a half-staged set.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -176,6 +177,21 @@ def try_switch(db: Database, job_id: int) -> SwitchOutcome:
 def _searchable(s: Session, kb_id: int) -> list[tuple[int, int]]:
     rows = s.execute(select(File.id, File.generation).where(File.kb_id == kb_id, *repository.searchable()))
     return [(fid, gen) for fid, gen in rows]
+
+
+def stalled(db: Database, quiet_for_s: float) -> list[ReembedJob]:
+    """Running jobs nothing has recorded progress on for `quiet_for_s` (a staging task lost, or a
+    worker killed between a file's commit and its staging): the sweeper checks them again."""
+    with db.write() as s:
+        before = utcnow() - timedelta(seconds=quiet_for_s)
+        jobs = list(
+            s.scalars(
+                select(ReembedJob).where(ReembedJob.status == ReembedStatus.RUNNING, ReembedJob.updated_at < before)
+            )
+        )
+        if jobs:  # the check itself counts as progress: one re-send per quiet period
+            s.execute(update(ReembedJob).where(ReembedJob.id.in_([j.id for j in jobs])).values(updated_at=utcnow()))
+        return jobs
 
 
 def end(db: Database, job_id: int, status: str, reason: str | None = None) -> bool:

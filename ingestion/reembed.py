@@ -135,6 +135,13 @@ def _stage(
         ctx.segments.delete_run(job.kb_id, file_id, generation, segment_set=job.id)
 
 
+def check_job(ctx: IngestionContext, job_id: int) -> list[int]:
+    """Switch the job if it is complete; else the files it still misses (to be staged again)."""
+    if finish(ctx.db, ctx.segments, job_id):
+        return []
+    return [file_id for file_id, _ in reembed.try_switch(ctx.db, job_id).missing]
+
+
 def finish(db: Database, segments: SegmentStore, job_id: int) -> bool:
     """Switch the KB if the job is complete, then remove what the old embedder left; True if it switched."""
     outcome = reembed.try_switch(db, job_id)

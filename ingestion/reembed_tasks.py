@@ -11,12 +11,13 @@ from celery.exceptions import SoftTimeLimitExceeded
 from catalog import reembed as catalog_reembed
 from ingestion import runtime
 from ingestion.errors import transient_faults
-from ingestion.reembed import fail, stage_file
+from ingestion.reembed import check_job, fail, stage_file
 from ingestion.settings import IngestionSettings
 
 log = logging.getLogger(__name__)
 
 REEMBED_TASK = "kb.reembed_file"
+CHECK_TASK = "kb.reembed_check"
 
 
 def register_reembed_tasks(app: Celery, settings: IngestionSettings) -> None:
@@ -47,6 +48,24 @@ def register_reembed_tasks(app: Celery, settings: IngestionSettings) -> None:
                 )
             status = "failed"
         return {"job_id": job_id, "file_id": file_id, "status": status}
+
+    @app.task(name=CHECK_TASK, acks_late=True, autoretry_for=transient_faults(), retry_backoff=True, max_retries=5)
+    def reembed_check(job_id: int) -> dict[str, Any]:
+        # A stalled job: switch it if it is complete, else send its missing files again.
+        context = runtime.current()
+        missing = check_job(context, int(job_id))
+        for file_id in missing:
+            send_reembed(app, int(job_id), file_id)
+        return {"job_id": job_id, "resent": missing}
+
+
+def send_check(app: Celery, job_id: int) -> bool:
+    try:
+        app.send_task(CHECK_TASK, args=[job_id], retry=True)
+    except Exception as exc:
+        log.warning("re-embed %s: check not sent (broker unreachable): %s", job_id, exc)
+        return False
+    return True
 
 
 def send_reembed(app: Celery, job_id: int, file_id: int) -> bool:

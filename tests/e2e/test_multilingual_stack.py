@@ -207,7 +207,9 @@ UNINSTALL = "电脑自带的 Python 可以卸载掉吗？"  # installed.md, in a
 EXTEND = "怎样用 C 写一个扩展模块给 Python 调用？"  # extending.md, uploaded during the re-embed
 
 
-def test_a_kb_is_reembedded_in_the_background_while_search_keeps_answering(stack: Stack, shared_data: Path) -> None:
+def test_a_kb_is_reembedded_in_the_background_while_search_keeps_answering(
+    stack: Stack, shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     client = stack.client
     r = client.http.post("/api/kbs", json={"name": MOVED, "embedding_preset": "minilm"})
     assert r.status_code == 201, r.text
@@ -269,3 +271,14 @@ def test_a_kb_is_reembedded_in_the_background_while_search_keeps_answering(stack
 
     same = client.http.post(f"/api/kbs/{MOVED}/reembed", json={"preset": "multilingual"})
     assert (same.status_code, same.json()["code"]) == (400, "reembed_same_embedder")
+
+    # And back with the CLI, following its progress: MiniLM's vectors of these texts are in the
+    # worker's vector cache from their first ingestion.
+    url = str(client.http.base_url)
+    code = cli_main(["kb", "reembed", "--url", url, MOVED, "--preset", "minilm", "--wait"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert f"re-embedding {MOVED} with minilm: {len(settled)} files" in printed
+    assert f"{MOVED} is now embedded with minilm (384 dimensions): {len(settled)} files re-embedded" in printed
+    assert client.http.get(f"/api/kbs/{MOVED}").json()["embedding_preset"] == "minilm"
+    assert all(r["rows"] == r["vectors"] > 0 for r in chunk_report(stack.data_dir, MOVED).values())

@@ -20,7 +20,7 @@ from catalog.models import ReembedStatus
 from catalog.owners import new_owner
 from ingestion.context import IngestionContext
 from ingestion.pipeline import ingest
-from ingestion.reembed import stage_file
+from ingestion.reembed import check_job, stage_file
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
 from vectorstore import Embedder, KBIndex, SegmentStore
@@ -150,3 +150,16 @@ def test_a_job_this_worker_cannot_embed_for_fails_and_the_old_set_keeps_serving(
     assert _searchable_vectors(ctx, kb.id) == [first]
     # The failed job no longer blocks another.
     assert _start(ctx, kb)[0] > job_id
+
+
+def test_a_stalled_job_is_found_and_checked_again(ctx: IngestionContext, kb: KnowledgeBase) -> None:
+    first = _ingest(ctx, kb, "tea.md")
+    job_id, _ = _start(ctx, kb)  # its staging message is lost: nothing ever stages the file
+
+    assert reembed.stalled(ctx.db, 3600) == []
+    assert [j.id for j in reembed.stalled(ctx.db, 0)] == [job_id]
+    assert check_job(ctx, job_id) == [first]  # the sweeper's check sends it again
+    assert stage_file(ctx, job_id, first) == "staged"
+    assert check_job(ctx, job_id) == []
+    assert _kb(ctx.db, kb.id).segment_set == job_id
+    assert reembed.stalled(ctx.db, 0) == []
