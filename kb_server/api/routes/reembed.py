@@ -7,8 +7,7 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from kb_server.api.deps import ServicesDep
-from kb_server.reembed_schemas import ReembedCreate, ReembedPublic
-from kb_server.schemas import ErrorBody
+from kb_server.schemas import ErrorBody, ReembedCreate, ReembedPublic
 from kb_server.services import reembed as reembed_service
 
 router = APIRouter(prefix="/api/kbs/{kb}/reembed", tags=["knowledge bases"])
