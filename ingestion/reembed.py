@@ -25,6 +25,7 @@ from catalog import reembed
 from catalog.database import Database
 from catalog.models import ReembedJob, ReembedStatus
 from ingestion.context import IngestionContext
+from ingestion.errors import transient_faults
 from vectorstore import Embedder, Segment, SegmentStore
 from vectorstore.errors import EmbedderUnavailable
 from vectorstore.model_spec import same_vector_space
@@ -81,15 +82,10 @@ def stage_file(ctx: IngestionContext, job_id: int, file_id: int) -> str:
         return "skipped"
     try:
         embedder = target_embedder(ctx, source.job)
-        _stage(
-            ctx,
-            source.job,
-            file_id,
-            source.generation,
-            [c for c, _ in source.chunks],
-            [t for _, t in source.chunks],
-            embedder,
-        )
+        ids, texts = [c for c, _ in source.chunks], [t for _, t in source.chunks]
+        _stage(ctx, source.job, file_id, source.generation, ids, texts, embedder)
+    except transient_faults():
+        raise  # the task retries with backoff
     except Exception as exc:
         fail(ctx.db, ctx.segments, source.job, f"file {file_id}: {_reason(exc)}")
         if not isinstance(exc, ReembedFailed):
@@ -105,13 +101,17 @@ def stage_ingested(
     """After a file's ingestion committed: stage its chunks for the KB's running re-embed, if any.
 
     Read after the commit, so a job started before it is seen here, and one started after it
-    lists this file itself. A fault here fails the job, never the file.
+    lists this file itself. A fault here fails the job (a passing one leaves it to the sweeper), never
+    the file.
     """
     job = reembed.running(ctx.db, kb_id)
     if job is None:
         return
     try:
         _stage(ctx, job, file_id, generation, ids, texts, target_embedder(ctx, job))
+    except transient_faults() as exc:  # the sweeper's check of a stalled job sends the file again
+        log.warning("re-embed %s: staging the new file %s is left for later: %s", job.id, file_id, exc)
+        return
     except Exception as exc:
         log.warning("re-embed %s: staging the new file %s failed: %s", job.id, file_id, exc)
         fail(ctx.db, ctx.segments, job, f"file {file_id} (ingested during the re-embed): {_reason(exc)}")
