@@ -39,6 +39,7 @@ from ingestion.celery_app import create_celery
 from ingestion.queueing import send_ingest
 from ingestion.uploads import UploadStore
 from kb_server.cli.doctor_report import Finding, Report, print_report
+from kb_server.cli.doctor_sets import delete_if_stray, stray_sets
 from kb_server.runtime.paths import DataPaths
 from kb_server.runtime.redis_server import discover_url
 from kb_server.settings import Settings
@@ -102,7 +103,7 @@ class Doctor:
 
     def _open_database(self) -> bool:
         if not self.settings.database_url and not self.paths.database.exists():
-            if self.uploads.all_shas() or any(self.paths.kbs.glob("*/segments/*.faiss")):
+            if self.uploads.all_shas() or any(self.paths.kbs.glob("*/segments*/*.faiss")):
                 self._find("database", f"{self.paths.database} is missing but the data dir holds uploads or segments")
             else:
                 self.report.notes.append("no catalog yet: nothing was ever uploaded to this data dir")
@@ -190,6 +191,9 @@ class Doctor:
                     if reason:
                         self._find("orphan_segment", f"{path}: {reason}", partial(self._delete_orphan, path))
             self._check_temp_files([*kb_dir.glob("segments*/.*.tmp"), *kb_dir.glob("keywords/.*.tmp")])
+        for kb_id, number in stray_sets(self.db, self.segments):
+            detail = f"{self.segments.folder(kb_id, number)}: no embedder of knowledge base {kb_id} serves or writes it"
+            self._find("orphan_segment_set", detail, partial(delete_if_stray, self.db, self.segments, kb_id, number))
         self.report.counts["segment_files"] = seen
 
     def _orphan_reason(self, kb_dir: str, path: Path, kind: str) -> str | None:

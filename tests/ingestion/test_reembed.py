@@ -23,6 +23,7 @@ from ingestion.pipeline import ingest
 from ingestion.reembed import check_job, stage_file
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
+from kb_server.cli.doctor_sets import delete_if_stray, stray_sets
 from vectorstore import Embedder, KBIndex, SegmentStore
 from vectorstore.keyword_index import KeywordSegmentStore
 
@@ -163,3 +164,22 @@ def test_a_stalled_job_is_found_and_checked_again(ctx: IngestionContext, kb: Kno
     assert check_job(ctx, job_id) == []
     assert _kb(ctx.db, kb.id).segment_set == job_id
     assert reembed.stalled(ctx.db, 0) == []
+
+
+def test_doctor_finds_a_set_nothing_serves_and_keeps_the_live_and_running_ones(
+    ctx: IngestionContext, kb: KnowledgeBase
+) -> None:
+    first = _ingest(ctx, kb, "tea.md")
+    failed_id, _ = _start(ctx, kb)
+    assert reembed.end(ctx.db, failed_id, ReembedStatus.FAILED, "test")
+    running_id, _ = _start(ctx, kb)
+    ctx.segments.write(kb.id, first, 1, ctx.segments.read(kb.id, first, 1), segment_set=running_id)
+    assert stray_sets(ctx.db, ctx.segments) == []  # the live set and the running job's
+    assert stage_file(ctx, running_id, first) == "staged"
+    # A late task of the failed job writes after its set was removed.
+    ctx.segments.write(kb.id, first, 1, ctx.segments.read(kb.id, first, 1, running_id), segment_set=failed_id)
+
+    assert stray_sets(ctx.db, ctx.segments) == [(kb.id, failed_id)]
+    assert delete_if_stray(ctx.db, ctx.segments, kb.id, failed_id) == "deleted"
+    assert delete_if_stray(ctx.db, ctx.segments, kb.id, running_id) == "kept: it serves, or a re-embed writes it, now"
+    assert ctx.segments.sets(kb.id) == [running_id]
