@@ -253,7 +253,8 @@ def test_a_kb_is_reembedded_in_the_background_while_search_keeps_answering(
         poller.join(timeout=60)
 
     job = seen[-1]
-    print(f"re-embed: {len(seen)} progress reads, {len(polls)} searches ({running_polls} while running); {job}")
+    with capsys.disabled():
+        print(f"re-embed: {len(seen)} progress reads, {len(polls)} searches ({running_polls} while running); {job}")
     assert job["status"] == "done", (job, stack.logs_tail())
     assert job["files_done"] == job["files_total"] >= len(files)
     assert [f["status"] for f in settled] == ["done"] * len(settled)

@@ -19,7 +19,7 @@ from catalog.errors import Conflict
 from catalog.models import ReembedStatus
 from catalog.owners import new_owner
 from ingestion.context import IngestionContext
-from ingestion.pipeline import ingest
+from ingestion.pipeline import ProgressCallback, ingest
 from ingestion.reembed import check_job, stage_file
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
@@ -53,7 +53,7 @@ def kb(db: Database, embedder: Embedder) -> KnowledgeBase:
     return repository.create_kb(db, f"kb-{uuid.uuid4().hex[:8]}", "", embedder.identity, embedder.dim)
 
 
-def _ingest(ctx: IngestionContext, kb: KnowledgeBase, name: str, on_progress=None) -> int:  # type: ignore[no-untyped-def]
+def _ingest(ctx: IngestionContext, kb: KnowledgeBase, name: str, on_progress: ProgressCallback | None = None) -> int:
     staged = ctx.uploads.stage(io.BytesIO(PAGES[name].encode()))
     ctx.uploads.commit(staged)
     file_id = repository.register_file(ctx.db, kb.id, staged.sha256, name, staged.size, "", uuid.uuid4().hex).file.id
