@@ -179,19 +179,18 @@ def _searchable(s: Session, kb_id: int) -> list[tuple[int, int]]:
     return [(fid, gen) for fid, gen in rows]
 
 
-def stalled(db: Database, quiet_for_s: float) -> list[ReembedJob]:
+def stalled(db: Database, quiet_for_s: float) -> list[int]:
     """Running jobs nothing has recorded progress on for `quiet_for_s` (a staging task lost, or a
-    worker killed between a file's commit and its staging): the sweeper checks them again."""
+    worker killed between a file's commit and its staging), for the sweeper to check again. Taking
+    one counts as progress, so each is checked once per quiet period."""
+    before = utcnow() - timedelta(seconds=quiet_for_s)
+    quiet = [ReembedJob.status == ReembedStatus.RUNNING, ReembedJob.updated_at < before]
+    with db.read() as s:  # the sweep runs often: no write lock unless there is something to do
+        if s.scalar(select(ReembedJob.id).where(*quiet).limit(1)) is None:
+            return []
     with db.write() as s:
-        before = utcnow() - timedelta(seconds=quiet_for_s)
-        jobs = list(
-            s.scalars(
-                select(ReembedJob).where(ReembedJob.status == ReembedStatus.RUNNING, ReembedJob.updated_at < before)
-            )
-        )
-        if jobs:  # the check itself counts as progress: one re-send per quiet period
-            s.execute(update(ReembedJob).where(ReembedJob.id.in_([j.id for j in jobs])).values(updated_at=utcnow()))
-        return jobs
+        rows = s.execute(update(ReembedJob).where(*quiet).values(updated_at=utcnow()).returning(ReembedJob.id))
+        return sorted(int(r[0]) for r in rows)
 
 
 def end(db: Database, job_id: int, status: str, reason: str | None = None) -> bool:

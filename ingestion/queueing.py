@@ -72,7 +72,7 @@ def sweep(app: Celery, db: Database, broker_url: str, settings: IngestionSetting
             requeued += 1
     if requeued or failed:
         log.info("recovery: %s file(s) sent again, %s failed", requeued, failed)
-    for job in reembed.stalled(db, settings.stale_queued_s):
-        log.info("recovery: re-embed %s of kb %s made no progress lately; checking it", job.id, job.kb_id)
-        send_check(app, job.id)
+    for job_id in reembed.stalled(db, settings.stale_queued_s):
+        log.info("recovery: re-embed %s made no progress lately; checking it", job_id)
+        send_check(app, job_id)
     return SweepReport(requeued, failed)
