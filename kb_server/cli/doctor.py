@@ -39,6 +39,7 @@ from ingestion.celery_app import create_celery
 from ingestion.queueing import send_ingest
 from ingestion.uploads import UploadStore
 from kb_server.cli.doctor_report import Finding, Report, print_report
+from kb_server.cli.doctor_sets import delete_if_stray, stray_sets
 from kb_server.runtime.paths import DataPaths
 from kb_server.runtime.redis_server import discover_url
 from kb_server.settings import Settings
@@ -66,6 +67,7 @@ class Doctor:
         self.broker_url: str | None = None
         self._files: dict[int, File] = {}
         self._chunk_ids: dict[int, set[int]] = {}
+        self._segment_sets: dict[int, int] = {}  # kb id -> the set of segments it serves (re-embeds)
 
     @property
     def db(self) -> Database:
@@ -101,7 +103,7 @@ class Doctor:
 
     def _open_database(self) -> bool:
         if not self.settings.database_url and not self.paths.database.exists():
-            if self.uploads.all_shas() or any(self.paths.kbs.glob("*/segments/*.faiss")):
+            if self.uploads.all_shas() or any(self.paths.kbs.glob("*/segments*/*.faiss")):
                 self._find("database", f"{self.paths.database} is missing but the data dir holds uploads or segments")
             else:
                 self.report.notes.append("no catalog yet: nothing was ever uploaded to this data dir")
@@ -126,7 +128,8 @@ class Doctor:
         with self.db.read() as s:
             self._files = {f.id: f for f in s.scalars(select(File))}
             chunk_rows = s.execute(select(Chunk.file_id, Chunk.id)).all()
-            kbs = len(s.scalars(select(KnowledgeBase.id)).all())
+            self._segment_sets = {k: n for k, n in s.execute(select(KnowledgeBase.id, KnowledgeBase.segment_set))}
+            kbs = len(self._segment_sets)
         for file_id, chunk in chunk_rows:
             self._chunk_ids.setdefault(file_id, set()).add(chunk)
         statuses = [f.status for f in self._files.values()]
@@ -148,9 +151,10 @@ class Doctor:
         Raises: FileNotFoundError, or one of _UNREADABLE.
         """
         if kind == "vector":
-            if not self.segments.path(kb_id, file_id, generation).exists():
+            segment_set = self._segment_sets.get(kb_id, 0)
+            if not self.segments.path(kb_id, file_id, generation, segment_set).exists():
                 raise FileNotFoundError(file_id)
-            return [int(i) for i in self.segments.read(kb_id, file_id, generation).ids]
+            return [int(i) for i in self.segments.read(kb_id, file_id, generation, segment_set).ids]
         data = json.loads(self.keywords.path(kb_id, file_id, generation).read_text(encoding="utf-8"))
         return [int(i) for i in data["ids"]]
 
@@ -177,13 +181,19 @@ class Doctor:
     def _check_segment_folders(self) -> None:
         seen = 0
         for kb_dir in sorted(p for p in self.paths.kbs.glob("*") if p.is_dir()):
-            for kind, pattern in (("vector", "segments/*.faiss"), ("keyword", "keywords/*.json")):
+            kb_id = int(kb_dir.name) if kb_dir.name.isdigit() else -1
+            live = self.segments.folder(kb_id, self._segment_sets.get(kb_id, 0)).name
+            # Only the live set: another is a running re-embed's (or what a finished one left).
+            for kind, pattern in (("vector", f"{live}/*.faiss"), ("keyword", "keywords/*.json")):
                 for path in sorted(kb_dir.glob(pattern)):
                     seen += 1
                     reason = self._orphan_reason(kb_dir.name, path, kind)
                     if reason:
                         self._find("orphan_segment", f"{path}: {reason}", partial(self._delete_orphan, path))
-            self._check_temp_files([*kb_dir.glob("segments/.*.tmp"), *kb_dir.glob("keywords/.*.tmp")])
+            self._check_temp_files([*kb_dir.glob("segments*/.*.tmp"), *kb_dir.glob("keywords/.*.tmp")])
+        for kb_id, number in stray_sets(self.db, self.segments):
+            detail = f"{self.segments.folder(kb_id, number)}: no embedder of knowledge base {kb_id} serves or writes it"
+            self._find("orphan_segment_set", detail, partial(delete_if_stray, self.db, self.segments, kb_id, number))
         self.report.counts["segment_files"] = seen
 
     def _orphan_reason(self, kb_dir: str, path: Path, kind: str) -> str | None:
