@@ -20,6 +20,7 @@ refused, next to the FAQ questions wrongly refused.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import tempfile
 import time
@@ -72,6 +73,11 @@ def ask(http: httpx.Client, kb: str, question: str, mode: str, top_k: int) -> li
     return list(r.json()["results"])
 
 
+def chunk_key(hit: dict[str, Any]) -> str:
+    """A chunk's name that is the same on every preset's server (chunk ids are not): file and text."""
+    return f"{hit['file_name']}#{hashlib.sha1(hit['text'].encode()).hexdigest()[:16]}"
+
+
 def run_preset(preset: str, root: Path) -> dict[str, Any]:
     """Ingest both KBs on a fresh server of `preset`, then ask every question in every mode."""
     env = {"KB_EMBEDDING__PRESET": preset, "KB_LLM__BACKEND": "none", "KB_WORKER__NICE": "5"}
@@ -94,7 +100,7 @@ def run_preset(preset: str, root: Path) -> dict[str, Any]:
                 row: dict[str, Any] = {}
                 for mode, top_k in MODES:
                     hits = ask(http, kb, q["question"], mode, top_k)
-                    row[mode] = [(h["chunk_id"], h["score"], is_relevant(h["text"], q["answer"])) for h in hits]
+                    row[mode] = [(chunk_key(h), h["score"], is_relevant(h["text"], q["answer"])) for h in hits]
                 rows.append(row)
             result["sets"][name] = rows
         result["offtopic"] = {
@@ -102,6 +108,18 @@ def run_preset(preset: str, root: Path) -> dict[str, Any]:
                 mode: [[h["score"] for h in ask(http, kb, q["question"], mode, 1)] for q in read_jsonl(path)]
                 for mode, _ in MODES
             }
+            for language, path in OFFTOPIC.items()
+            for kb in KBS
+        }
+        # Whole top-100 lists too, so a fusion of several presets' retrievers can be scored offline.
+        result["offtopic_lists"] = {
+            f"{language} -> {kb}": [
+                {
+                    mode: [(chunk_key(h), h["score"]) for h in ask(http, kb, q["question"], mode, top_k)]
+                    for mode, top_k in MODES[:2]
+                }
+                for q in read_jsonl(path)
+            ]
             for language, path in OFFTOPIC.items()
             for kb in KBS
         }
