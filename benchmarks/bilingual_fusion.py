@@ -16,7 +16,9 @@ English and Chinese twins of one id fall on the same side. A question's language
 tuning half, for each language, every weight triple on a 0.1 grid summing to 1 (66) is scored by
 MRR@10 over that language's paraphrases (ties: hit@5, then the heavier BM25 share); the chosen
 triple is then reported on both halves, on the heading sets (not used for tuning), and with the
-roles of the halves swapped, which shows how much the choice depends on the half.
+roles of the halves swapped, which shows how much the choice depends on the half. Beside it,
+"routing" (`ROUTING`, not tuned): each language's better embedder at today's dense weight. Then
+the refusals at the threshold for each choice of weights.
 
     .venv/bin/python -m benchmarks.bilingual_fusion FILE
 """
@@ -37,6 +39,9 @@ Triple = tuple[float, float, float]  # minilm dense, e5 dense, bm25
 GRID: list[Triple] = [(a / 10, b / 10, round(1 - a / 10 - b / 10, 1)) for a in range(11) for b in range(11 - a)]
 PARAPHRASE_SETS = ("en paraphrases", "zh paraphrases")
 Keep = Callable[[dict[str, Any]], bool]
+# Not tuned here: each language's better embedder at today's `search.dense_weight` (0.6), i.e.
+# MiniLM hybrid for English questions and multilingual hybrid for Chinese ones.
+ROUTING: dict[str, Triple] = {"en": (0.6, 0.0, 0.4), "zh": (0.0, 0.6, 0.4)}
 
 
 def lists_of(minilm_row: dict[str, Any], e5_row: dict[str, Any]) -> list[dict[str, float]]:
@@ -133,24 +138,22 @@ def report_split(questions: Questions, tuning: int) -> dict[str, Triple]:
         ("held out", lambda row: row["id"] % 2 == held_out),
         ("all", lambda row: True),
     ]
-    print(f"  {'set':16s} {'half':9s} {'n':>3s} {'minilm hybrid':>19s} {'multilingual hybrid':>19s} {'bilingual':>19s}")
-    for name in ("en paraphrases", "zh paraphrases", "zh mixed zh-en"):
-        for half, keep in halves:
+    columns = ("minilm hybrid", "multilingual hybrid", "bilingual tuned", "bilingual routing")
+    print(f"  {'set':16s} {'half':9s} {'n':>3s}" + "".join(f" {c:>19s}" for c in columns))
+    every: list[tuple[str, Keep]] = [("(none)", lambda row: True)]
+    for name in ("en paraphrases", "zh paraphrases", "zh mixed zh-en", "en headings", "zh headings"):
+        for half, keep in halves if "paraphrases" in name or "mixed" in name else every:
             n = sum(1 for row in questions.rows[name] if keep(row))
             cells = [questions.server_metrics(name, p, keep) for p in ("minilm", "multilingual")]
             cells.append(questions.metrics(name, by_language, keep))
+            cells.append(questions.metrics(name, ROUTING.__getitem__, keep))
             print(f"  {name:16s} {half:9s} {n:3d}" + "".join(f" {fmt(c):>19s}" for c in cells))
-    for name in ("en headings", "zh headings"):
-        n = len(questions.rows[name])
-        cells = [questions.server_metrics(name, p, lambda row: True) for p in ("minilm", "multilingual")]
-        cells.append(questions.metrics(name, by_language, lambda row: True))
-        print(f"  {name:16s} {'(none)':9s} {n:3d}" + "".join(f" {fmt(c):>19s}" for c in cells))
     return chosen
 
 
-def report_refusals(questions: Questions, weights: dict[str, Triple]) -> None:
-    print(f"\nchat.score_threshold {THRESHOLD} with the bilingual weights of the odd-id tuning: fused top-1")
-    print("  score median, and questions with none above it (missing scores 0 / upper bound)")
+def report_refusals(questions: Questions, label: str, weights: dict[str, Triple]) -> None:
+    print(f"\nchat.score_threshold {THRESHOLD}, weights {label} {weights}: fused top-1 score median,")
+    print("  and questions with none above it (off-topic: missing scores 0 / upper bound)")
     minilm, e5 = questions.minilm, questions.e5
     for name, m_lists in minilm["offtopic_lists"].items():
         language = name.split(" ", 1)[0]
@@ -177,9 +180,10 @@ def main() -> None:
     parser.add_argument("results", type=Path, help="a saved retrieval_presets run of minilm and multilingual")
     args = parser.parse_args()
     questions = Questions(json.loads(args.results.read_text()))
-    chosen = report_split(questions, tuning=1)
-    report_split(questions, tuning=0)
-    report_refusals(questions, chosen)
+    odd = report_split(questions, tuning=1)
+    even = report_split(questions, tuning=0)
+    for label, weights in (("tuned on odd ids", odd), ("tuned on even ids", even), ("routing", ROUTING)):
+        report_refusals(questions, label, weights)
 
 
 if __name__ == "__main__":
