@@ -91,7 +91,11 @@ class ChatResponse(BaseModel):
         "unsupported: the model answered, but no sentence of it is found in the passages",
     )
     mode: Literal["generate", "quote"] = Field(default="generate", description="what produced the answer")
-    fallback: str | None = Field(default=None, description='"no_llm": generate was asked, no LLM is installed')
+    fallback: str | None = Field(
+        default=None,
+        description='why a generate request was answered by quoting: "no_llm", no LLM is '
+        'installed; "restated", the model only restated the question',
+    )
     sentences: list[AnswerSentence] = Field(
         default_factory=list, description="the answer sentence by sentence, with its citations; empty when refused"
     )
