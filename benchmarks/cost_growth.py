@@ -30,7 +30,8 @@ from benchmarks.harness import SHARED_DATA
 from benchmarks.synthetic import base_vectors, load_average, write_kb
 from catalog import Chunk, Database, File, KnowledgeBase, repository
 from catalog.owners import new_owner
-from ingestion.pipeline import IngestionContext, ingest
+from ingestion.context import IngestionContext
+from ingestion.pipeline import ingest
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
 from vectorstore import EmbeddingSettings, KBIndex, SegmentStore, build_embedder

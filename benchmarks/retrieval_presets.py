@@ -4,7 +4,8 @@ For each preset (`KB_EMBEDDING__PRESET`) one server ingests the English Python F
 HTML pages) and its Chinese translation (faq-zh, 8 Markdown pages), and asks four question sets:
 the FAQ's headings in English and in Chinese (`qa.jsonl` of the shared data) and the paraphrases
 in `tests/fixtures/paraphrase/` (questions in a user's own words, joined here with the shared
-answers; the mixed Chinese-English ones are also shown apart). Relevance is `kb-server eval`'s:
+answers; the mixed Chinese-English ones are also shown apart; and each paraphrase asked of the
+other language's FAQ, answered by its twin's answer). Relevance is `kb-server eval`'s:
 a chunk overlapping the reference answer. Every question is asked once per mode (dense top 100,
 keyword top 100, hybrid top 10 as the server fuses); hybrid is also re-fused here from the dense
 and keyword lists for every dense weight 0.0..1.0, which is how `search.dense_weight` was checked
@@ -20,6 +21,7 @@ refused, next to the FAQ questions wrongly refused.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import tempfile
 import time
@@ -55,14 +57,23 @@ def paraphrases(language: str) -> list[dict[str, Any]]:
 
 
 def question_sets() -> dict[str, tuple[str, list[dict[str, Any]]]]:
-    """name -> (KB asked, questions)."""
-    zh_para = paraphrases("zh")
+    """name -> (KB asked, questions); the cross-lingual sets ask each paraphrase of the other FAQ's
+    language, with its twin's answer."""
+    en_para, zh_para = paraphrases("en"), paraphrases("zh")
     return {
         "en headings": ("faq-en", read_jsonl(SHARED_DATA / "python-faq" / "qa.jsonl")),
         "zh headings": ("faq-zh", read_jsonl(SHARED_DATA / "python-faq-zh" / "qa.jsonl")),
-        "en paraphrases": ("faq-en", paraphrases("en")),
+        "en paraphrases": ("faq-en", en_para),
         "zh paraphrases": ("faq-zh", zh_para),
         "zh mixed zh-en": ("faq-zh", [q for q in zh_para if q.get("mixed")]),
+        "en para -> zh KB": (
+            "faq-zh",
+            [{**en, "answer": zh["answer"]} for en, zh in zip(en_para, zh_para, strict=True)],
+        ),
+        "zh para -> en KB": (
+            "faq-en",
+            [{**zh, "answer": en["answer"]} for en, zh in zip(en_para, zh_para, strict=True)],
+        ),
     }
 
 
@@ -70,6 +81,11 @@ def ask(http: httpx.Client, kb: str, question: str, mode: str, top_k: int) -> li
     r = http.post(f"/api/kbs/{kb}/search", json={"query": question, "top_k": top_k, "mode": mode})
     r.raise_for_status()
     return list(r.json()["results"])
+
+
+def chunk_key(hit: dict[str, Any]) -> str:
+    """A chunk's name that is the same on every preset's server (chunk ids are not): file and text."""
+    return f"{hit['file_name']}#{hashlib.sha1(hit['text'].encode()).hexdigest()[:16]}"
 
 
 def run_preset(preset: str, root: Path) -> dict[str, Any]:
@@ -94,7 +110,7 @@ def run_preset(preset: str, root: Path) -> dict[str, Any]:
                 row: dict[str, Any] = {}
                 for mode, top_k in MODES:
                     hits = ask(http, kb, q["question"], mode, top_k)
-                    row[mode] = [(h["chunk_id"], h["score"], is_relevant(h["text"], q["answer"])) for h in hits]
+                    row[mode] = [(chunk_key(h), h["score"], is_relevant(h["text"], q["answer"])) for h in hits]
                 rows.append(row)
             result["sets"][name] = rows
         result["offtopic"] = {
@@ -102,6 +118,18 @@ def run_preset(preset: str, root: Path) -> dict[str, Any]:
                 mode: [[h["score"] for h in ask(http, kb, q["question"], mode, 1)] for q in read_jsonl(path)]
                 for mode, _ in MODES
             }
+            for language, path in OFFTOPIC.items()
+            for kb in KBS
+        }
+        # Whole top-100 lists too, so a fusion of several presets' retrievers can be scored offline.
+        result["offtopic_lists"] = {
+            f"{language} -> {kb}": [
+                {
+                    mode: [(chunk_key(h), h["score"]) for h in ask(http, kb, q["question"], mode, top_k)]
+                    for mode, top_k in MODES[:2]
+                }
+                for q in read_jsonl(path)
+            ]
             for language, path in OFFTOPIC.items()
             for kb in KBS
         }

@@ -88,10 +88,32 @@ def is_cancelled(db: Database, file_id: int) -> bool:
 
 
 def kb_embedder(db: Database, kb_id: int) -> tuple[str, int] | None:
-    """The embedder identity and dimension the knowledge base was built with."""
+    """The embedder identity and dimension the knowledge base is served with."""
+    vectors = kb_vectors(db, kb_id)
+    return (vectors.embedder, vectors.dim) if vectors is not None else None
+
+
+@dataclass(frozen=True)
+class KBVectors:
+    """Whose vectors a KB holds and where: its embedder and its live segment set."""
+
+    embedder: str
+    dim: int
+    segment_set: int
+
+
+def kb_vectors(db: Database, kb_id: int) -> KBVectors | None:
     with db.read() as s:
-        row = s.execute(select(KnowledgeBase.embedder, KnowledgeBase.dim).where(KnowledgeBase.id == kb_id)).first()
-        return (row[0], int(row[1])) if row is not None else None
+        row = s.execute(
+            select(KnowledgeBase.embedder, KnowledgeBase.dim, KnowledgeBase.segment_set).where(
+                KnowledgeBase.id == kb_id
+            )
+        ).first()
+        return KBVectors(row[0], int(row[1]), int(row[2])) if row is not None else None
+
+
+class EmbedderSwitched(Exception):
+    """The KB was switched to another embedder (a re-embed finished) while this run embedded."""
 
 
 def renew(db: Database, file_id: int, owner: str, lease_s: float) -> bool:
@@ -130,15 +152,26 @@ class Completed:
 
 
 def complete(
-    db: Database, file_id: int, owner: str, run: int, chunks: Sequence[ChunkRow], cached: int = 0
+    db: Database,
+    file_id: int,
+    owner: str,
+    run: int,
+    chunks: Sequence[ChunkRow],
+    cached: int = 0,
+    segment_set: int = 0,
 ) -> Completed | None:
     """Make run `run` the file's generation: replace its chunks, mark it done and bump the KB
     version, in one transaction whose first write is the conditional UPDATE (on PostgreSQL it
     takes the row lock, so a re-ingest committing meanwhile is seen, never overwritten). The
     versions the file replaces leave in the same transaction (catalog/versions.py), which on
     PostgreSQL first takes the document's lock so that two of its versions never deadlock.
+    The version bump is conditional on the KB's live `segment_set` being the one the run wrote
+    its segment into.
 
     Returns None (and changes nothing) if the lease was lost meanwhile.
+
+    Raises:
+        EmbedderSwitched: the KB now serves another segment set (re-embedded); nothing changed.
     """
     with db.read() as s:  # a file's name and kb never change
         named = s.execute(select(File.kb_id, File.name).where(File.id == file_id)).first()
@@ -177,7 +210,13 @@ def complete(
             Chunk(id=c.id, file_id=file_id, kb_id=kb_id, ordinal=c.ordinal, text=c.text, meta=c.meta) for c in chunks
         )
         _finish_task(s, task_id, "SUCCESS", None, now)
-        _bump_version(s, kb_id)
+        bumped = s.execute(
+            update(KnowledgeBase)
+            .where(KnowledgeBase.id == kb_id, KnowledgeBase.segment_set == segment_set)
+            .values(version=KnowledgeBase.version + 1)
+        )
+        if getattr(bumped, "rowcount", 0) != 1:
+            raise EmbedderSwitched(f"file {file_id}: the knowledge base was re-embedded meanwhile")
         return Completed(replaced)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -43,6 +44,9 @@ class KnowledgeBase(Base):
     dim: Mapped[int] = mapped_column(Integer)
     # Bumped on every change of the searchable content, so readers know when to refresh.
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Which set of segments holds `embedder`'s vectors: 0 `segments/`, else the re-embed job that
+    # wrote `segments-<n>/` (catalog/reembed.py switches it, with the embedder, in one UPDATE).
+    segment_set: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -126,6 +130,56 @@ class Task(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ReembedStatus:
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ReembedJob(Base):
+    """Re-embedding a KB with another embedder: staged beside the live vectors, switched at the end."""
+
+    __tablename__ = "reembed_jobs"
+    __table_args__ = (
+        # One running job per KB, whichever process starts it.
+        Index(
+            "uq_reembed_jobs_running",
+            "kb_id",
+            unique=True,
+            sqlite_where=text("status = 'running'"),
+            postgresql_where=text("status = 'running'"),
+        ),
+        {"sqlite_autoincrement": True},
+    )
+
+    # Also the number of the segment set it writes (`segments-<id>/`): never handed out twice.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kb_id: Mapped[int] = mapped_column(ForeignKey("knowledge_bases.id", ondelete="CASCADE"), index=True)
+    preset: Mapped[str] = mapped_column(String(32))
+    embedder: Mapped[str] = mapped_column(String(255))
+    dim: Mapped[int] = mapped_column(Integer)
+    from_preset: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    from_set: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default=ReembedStatus.RUNNING)
+    files_total: Mapped[int] = mapped_column(Integer, default=0)
+    files_done: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ReembedStaged(Base):
+    """A file's vectors written by a re-embed job, for the file's generation they were made from."""
+
+    __tablename__ = "reembed_staged"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("reembed_jobs.id", ondelete="CASCADE"), primary_key=True)
+    file_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer)
 
 
 class ProcessLock(Base):

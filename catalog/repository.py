@@ -304,7 +304,7 @@ def get_task(db: Database, task_id: str) -> tuple[Task, File]:
         return row[0], row[1]
 
 
-def _searchable() -> list:
+def searchable() -> list:
     """Files with a committed segment: done, or being re-ingested (old chunks serve until the rerun commits)."""
     return [File.generation > 0, File.status.not_in([FileStatus.FAILED, FileStatus.CANCELLED])]
 
@@ -313,7 +313,7 @@ def done_generations(db: Database, kb_id: int) -> tuple[int, dict[int, int]]:
     """The KB's version and {file_id: generation} of its searchable files, read in one snapshot."""
     with db.read() as s:
         version = s.scalar(select(KnowledgeBase.version).where(KnowledgeBase.id == kb_id))
-        rows = s.execute(select(File.id, File.generation).where(File.kb_id == kb_id, *_searchable())).all()
+        rows = s.execute(select(File.id, File.generation).where(File.kb_id == kb_id, *searchable())).all()
         return int(version or 0), {fid: gen for fid, gen in rows}
 
 
@@ -330,7 +330,7 @@ def chunks_by_ids(db: Database, kb_id: int, ids: Sequence[int]) -> dict[int, tup
         rows = s.execute(
             select(Chunk, File.name, File.source_url)
             .join(File, File.id == Chunk.file_id)
-            .where(Chunk.id.in_(list(ids)), Chunk.kb_id == kb_id, *_searchable())
+            .where(Chunk.id.in_(list(ids)), Chunk.kb_id == kb_id, *searchable())
         ).all()
         return {chunk.id: (chunk, name, url) for chunk, name, url in rows}
 

@@ -113,6 +113,15 @@ class DatabaseByteStore:
                 )
             )
 
+    def folders(self, folder: str) -> list[str]:
+        prefix = f"{folder}/" if folder else ""
+        query = select(StoredObject.name).where(
+            StoredObject.bucket == self.bucket, StoredObject.name.startswith(prefix, autoescape=True)
+        )
+        with self.engine.connect() as conn:
+            rest = [name[len(prefix) :] for name in conn.scalars(query)]
+        return sorted({r.split("/", 1)[0] for r in rest if "/" in r})
+
     def names(self, folder: str, start: str = "") -> list[str]:
         prefix = f"{folder}/" if folder else ""
         query = select(StoredObject.name).where(

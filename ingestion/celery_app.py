@@ -10,6 +10,7 @@ from __future__ import annotations
 from celery import Celery
 
 from ingestion.broker import is_redis
+from ingestion.reembed_tasks import register_reembed_tasks
 from ingestion.settings import IngestionSettings
 from ingestion.tasks import register_tasks
 from ingestion.web.tasks import register_web_tasks
@@ -49,5 +50,6 @@ def create_celery(broker_url: str, settings: IngestionSettings) -> Celery:
         worker_cancel_long_running_tasks_on_connection_loss=False,
     )
     register_tasks(app, settings)
+    register_reembed_tasks(app, settings)
     register_web_tasks(app)
     return app

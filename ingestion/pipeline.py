@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import partial
 from pathlib import PurePosixPath
 
 import numpy as np
@@ -24,61 +24,26 @@ from catalog import jobs, repository
 from catalog.database import Database
 from ingestion.archive_guard import ArchiveLimits, check_archive
 from ingestion.chunking import chunk_elements
+from ingestion.context import IngestionContext
 from ingestion.errors import DocumentError, LeaseLost, UnsupportedFile, transient_faults
 from ingestion.filetypes import detect_kind
 from ingestion.memory_guard import MemoryGuard
 from ingestion.parsing import parse_document
-from ingestion.settings import IngestionSettings
-from ingestion.uploads import UploadStore
-from vectorstore import Embedder, Segment, SegmentStore
-from vectorstore.embedder_registry import EmbedderRegistry
-from vectorstore.errors import EmbedderUnavailable
+from ingestion.reembed import embed_texts, stage_ingested
+from vectorstore import Embedder, Segment
 from vectorstore.ids import MAX_CHUNKS_PER_FILE, chunk_id
-from vectorstore.keyword_index import KeywordSegmentStore
 from vectorstore.model_spec import same_vector_space
 from vectorstore.tokenize import tokenize
 
 log = logging.getLogger(__name__)
 
-# Chunks embedded between two progress reports.
-EMBED_PROGRESS_STEP = 64
+# Commits refused because a re-embed switched the KB meanwhile, before the run gives up.
+_SWITCH_RETRIES = 3
 
 ProgressCallback = Callable[[str, int, int, float], None]
 
 # Share of the progress bar each stage covers; embedding dominates the time.
 _STAGE_SPAN = {"parsing": (0.0, 0.1), "chunking": (0.1, 0.15), "embedding": (0.15, 0.95), "indexing": (0.95, 1.0)}
-
-
-@dataclass
-class IngestionContext:
-    db: Database
-    uploads: UploadStore
-    segments: SegmentStore
-    settings: IngestionSettings
-    embedder_factory: Callable[[], Embedder]  # the configured preset's
-    keywords: KeywordSegmentStore
-    embedders: EmbedderRegistry | None = None  # the other presets', for KBs built with them; None: only the default
-
-    @cached_property
-    def embedder(self) -> Embedder:
-        return self.embedder_factory()
-
-    def embedder_for(self, recorded: str, dim: int) -> Embedder:
-        """The embedder that makes the vectors of a KB recorded as (`recorded`, `dim`); the default
-        one when no other does (the caller then refuses the mismatch).
-
-        Raises:
-            DocumentError: the KB's embedder is known but cannot be loaded in this worker.
-        """
-        default = self.embedder
-        if self.embedders is None or same_vector_space(recorded, default.identity, dim, default.dim):
-            return default
-        try:
-            return self.embedders.for_kb(recorded, dim) or default
-        except EmbedderUnavailable as exc:
-            raise DocumentError(
-                f"this worker cannot load the knowledge base's embedder: {exc}", code="embedder_unavailable"
-            ) from exc
 
 
 @dataclass(frozen=True)
@@ -157,15 +122,7 @@ def _run(
         if on_progress:
             on_progress(stage, current, total, fraction)
 
-    recorded = jobs.kb_embedder(ctx.db, claim.kb_id)
-    embedder = ctx.embedder_for(*recorded) if recorded is not None else ctx.embedder
-    if recorded is not None and not same_vector_space(recorded[0], embedder.identity, recorded[1], embedder.dim):
-        raise DocumentError(
-            f"this worker has no embedder that makes the knowledge base's vectors: it was built with "
-            f"{recorded[0].split('|', 1)[0]} ({recorded[1]}-d), this worker embeds with {embedder.name} "
-            f"({embedder.dim}-d): run the worker with the KB's embedder, then re-ingest",
-            code="embedder_mismatch",
-        )
+    target = _kb_target(ctx, claim.kb_id)
     report("parsing", 0, 1)
     with ctx.uploads.local_file(claim.sha256) as path:
         if path is None:
@@ -197,42 +154,71 @@ def _run(
     ]
 
     texts = [r.text for r in rows]
-    batch = EMBED_PROGRESS_STEP
-    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    # Shortest first across the whole file: each batch pads to its longest text, so similar
-    # lengths together waste the least compute.
-    order = np.argsort([len(t) for t in texts], kind="stable")
-    report("embedding", 0, len(texts))
-    hits_before = getattr(ctx.embedder, "hits", 0)
-    for start in range(0, len(texts), batch):
-        part = order[start : start + batch]
-        vectors[part] = embedder.embed_documents([texts[i] for i in part])
-        report("embedding", min(start + batch, len(texts)), len(texts))
-    # Passages the vector cache already knew (e.g. the unchanged ones of a new version).
-    cached = getattr(ctx.embedder, "hits", 0) - hits_before
-
-    report("indexing", 0, 1)
     ids = np.array([r.id for r in rows], dtype=np.int64)
     mode = ctx.settings.keyword_tokenizer
-    tokens = [tokenize(t, mode) for t in texts]
-    heartbeat.check()
-    ctx.segments.write(claim.kb_id, claim.file_id, claim.run, Segment(ids=ids, vectors=vectors))
-    ctx.keywords.write(claim.kb_id, claim.file_id, claim.run, mode, ids.tolist(), tokens)
-    completed = jobs.complete(ctx.db, claim.file_id, owner, claim.run, rows, cached=cached)
+    tokens: list[list[str]] | None = None
+    # A re-embed may switch the KB's embedder while this file is embedded: its commit then refuses
+    # the old vectors, and the file is embedded again with the new embedder (same chunks).
+    for attempt in range(_SWITCH_RETRIES):
+        embedder, vectors_at = target
+        report("embedding", 0, len(texts))
+        hits_before = getattr(embedder, "hits", 0)
+        vectors = embed_texts(embedder, texts, lambda done, total: report("embedding", done, total))
+        # Passages the vector cache already knew (e.g. the unchanged ones of a new version).
+        cached = getattr(embedder, "hits", 0) - hits_before
+
+        report("indexing", 0, 1)
+        if tokens is None:
+            tokens = [tokenize(t, mode) for t in texts]
+        heartbeat.check()
+        segment_set = vectors_at.segment_set
+        ctx.segments.write(claim.kb_id, claim.file_id, claim.run, Segment(ids=ids, vectors=vectors), segment_set)
+        ctx.keywords.write(claim.kb_id, claim.file_id, claim.run, mode, ids.tolist(), tokens)
+        try:
+            completed = jobs.complete(ctx.db, claim.file_id, owner, claim.run, rows, cached, segment_set)
+        except jobs.EmbedderSwitched:
+            ctx.segments.delete_run(claim.kb_id, claim.file_id, claim.run, segment_set)
+            if attempt + 1 == _SWITCH_RETRIES:
+                raise
+            log.info("file %s: the knowledge base was re-embedded meanwhile; embedding it again", claim.file_id)
+            target = _kb_target(ctx, claim.kb_id)
+            continue
+        break
     if completed is None:
-        ctx.segments.delete_run(claim.kb_id, claim.file_id, claim.run)
+        ctx.segments.delete_run(claim.kb_id, claim.file_id, claim.run, segment_set)
         ctx.keywords.delete_run(claim.kb_id, claim.file_id, claim.run)
         raise LeaseLost(f"file {claim.file_id}: lease lost before commit")
     # Readers load the generation the row names; older runs' files are garbage now.
-    ctx.segments.prune(claim.kb_id, claim.file_id, keep=claim.run)
+    ctx.segments.prune(claim.kb_id, claim.file_id, keep=claim.run, segment_set=segment_set)
     ctx.keywords.prune(claim.kb_id, claim.file_id, keep=claim.run)
     for old in completed.replaced:  # the versions this one replaced left search in that commit
         ctx.segments.delete(old.kb_id, old.file_id)
         ctx.keywords.delete(old.kb_id, old.file_id)
         repository.collect_blob(ctx.db, old.sha256, partial(ctx.uploads.delete, old.sha256))
+    stage_ingested(ctx, claim.kb_id, claim.file_id, claim.run, ids.tolist(), texts)
     return Outcome(
         claim.file_id, "done", chunks=len(rows), cached=cached, replaced=[r.file_id for r in completed.replaced]
     )
+
+
+def _kb_target(ctx: IngestionContext, kb_id: int) -> tuple[Embedder, jobs.KBVectors]:
+    """The embedder that makes the KB's vectors now, and where they go.
+
+    Raises:
+        DocumentError: no embedder of this worker makes them (`embedder_mismatch`), or the KB is gone.
+    """
+    vectors_at = jobs.kb_vectors(ctx.db, kb_id)
+    if vectors_at is None:
+        raise DocumentError("the knowledge base was deleted", code="kb_deleted")
+    embedder = ctx.embedder_for(vectors_at.embedder, vectors_at.dim)
+    if not same_vector_space(vectors_at.embedder, embedder.identity, vectors_at.dim, embedder.dim):
+        raise DocumentError(
+            f"this worker has no embedder that makes the knowledge base's vectors: it was built with "
+            f"{vectors_at.embedder.split('|', 1)[0]} ({vectors_at.dim}-d), this worker embeds with {embedder.name} "
+            f"({embedder.dim}-d): run the worker with the KB's embedder, then re-ingest",
+            code="embedder_mismatch",
+        )
+    return embedder, vectors_at
 
 
 class _Heartbeat:

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from celery import Celery
 
-from catalog import jobs, repository
+from catalog import jobs, reembed, repository
 from catalog.database import Database
 from ingestion.broker import queue_depth
+from ingestion.reembed_tasks import send_check
 from ingestion.settings import IngestionSettings
 
 log = logging.getLogger(__name__)
@@ -73,4 +74,7 @@ def sweep(app: Celery, db: Database, broker_url: str, settings: IngestionSetting
             requeued += 1
     if requeued or failed:
         log.info("recovery: %s file(s) sent again, %s failed", requeued, failed)
+    for job_id in reembed.stalled(db, settings.stale_queued_s):
+        log.info("recovery: re-embed %s made no progress lately; checking it", job_id)
+        send_check(app, job_id)
     return SweepReport(requeued, failed, idle=idle)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ingestion.context import IngestionContext
 from ingestion.metrics import MetricsRecorder
-from ingestion.pipeline import IngestionContext
 
 _context: IngestionContext | None = None
 _metrics = MetricsRecorder(None)  # records nothing until the worker installs its own

@@ -48,7 +48,9 @@ class IngestionSettings(BaseModel):
         default=30.0, gt=0, description="a queued row not yet sent to the broker is left alone this long"
     )
     stale_queued_s: float = Field(
-        default=600.0, gt=0, description="queued this long with an empty broker queue: send again"
+        default=600.0,
+        gt=0,
+        description="queued this long with an empty broker queue: send again (a re-embed with no progress: check it)",
     )
     queue_name: str = "kb-ingest"
     max_task_memory_mb: int = Field(

@@ -18,8 +18,8 @@ from catalog.migrate import migrate
 from catalog.owners import new_owner
 from ingestion import fork_guard, runtime
 from ingestion.celery_app import create_celery
+from ingestion.context import IngestionContext
 from ingestion.metrics import MetricsRecorder, build_counter_store
-from ingestion.pipeline import IngestionContext
 from ingestion.queueing import INGEST_TASK
 from ingestion.recovery import RecoveryLoop
 from ingestion.settings import IngestionSettings, StorageSettings

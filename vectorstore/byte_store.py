@@ -40,6 +40,9 @@ class ByteStore(Protocol):
     def delete_folder(self, folder: str) -> None:
         """Remove every object whose name starts with `folder/`."""
 
+    def folders(self, folder: str) -> list[str]:
+        """The names of the folders directly in `folder` that hold objects, sorted."""
+
     def names(self, folder: str, start: str = "") -> list[str]:
         """Names of the objects under `folder` (every depth; `""`: all), sorted; with `start`, only
         those directly in `folder` whose last part begins with it."""
@@ -94,6 +97,10 @@ class LocalByteStore:
 
     def delete_folder(self, folder: str) -> None:
         shutil.rmtree(self.path(folder), ignore_errors=True)
+
+    def folders(self, folder: str) -> list[str]:
+        base = self.path(folder)
+        return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
 
     def names(self, folder: str, start: str = "") -> list[str]:
         base = self.path(folder) if folder else self.root

@@ -40,10 +40,16 @@ class KBIndex:
     """Inner-product search over one knowledge base, kept in step with the catalog."""
 
     def __init__(
-        self, kb_id: int, dim: int, segments: SegmentStore, settings: VectorIndexSettings | None = None
+        self,
+        kb_id: int,
+        dim: int,
+        segments: SegmentStore,
+        settings: VectorIndexSettings | None = None,
+        segment_set: int = 0,
     ) -> None:
         self.kb_id = kb_id
         self.dim = dim
+        self.segment_set = segment_set
         self._segments = segments
         self._settings = settings or VectorIndexSettings()
         self._index: faiss.Index = _exact_index(dim)
@@ -93,7 +99,7 @@ class KBIndex:
                 if held is not None and held.generation == gen:
                     continue
                 try:
-                    segment = self._segments.read(self.kb_id, file_id, gen)
+                    segment = self._segments.read(self.kb_id, file_id, gen, self.segment_set)
                 except SegmentCorrupt as exc:
                     self._unreadable[file_id] = str(exc)
                     log.error("kb %s: file %s left out of search: %s", self.kb_id, file_id, exc)
@@ -217,12 +223,22 @@ class KBIndexRegistry:
         self._indexes: dict[int, KBIndex] = {}
         self._lock = threading.Lock()
 
-    def get(self, kb_id: int, dim: int | None = None) -> KBIndex:
-        """The KB's index; `dim` is its vectors' (each KB keeps its own embedder), default the registry's."""
+    def get(self, kb_id: int, dim: int | None = None, segment_set: int = 0) -> KBIndex:
+        """The KB's index; `dim` is its vectors' (each KB keeps its own embedder), default the registry's.
+
+        A newer `segment_set` than the held index's (the KB was re-embedded) replaces it with a
+        fresh index over that set; searches still running keep the old object. Sets only grow: an
+        older one is a caller that read the KB just before its switch, and gets the newer index
+        (its `segment_set` tells the caller to read the KB again).
+        """
+        dim = dim or self._dim
         with self._lock:
             index = self._indexes.get(kb_id)
-            if index is None:
-                index = self._indexes[kb_id] = KBIndex(kb_id, dim or self._dim, self._segments, self._settings)
+            if index is not None and index.segment_set > segment_set:
+                return index
+            if index is None or index.segment_set != segment_set or index.dim != dim:
+                index = KBIndex(kb_id, dim, self._segments, self._settings, segment_set)
+                self._indexes[kb_id] = index
             return index
 
     def forget(self, kb_id: int) -> None:

@@ -18,6 +18,7 @@ from kb_server.api.routes import health as health_router
 from kb_server.api.routes import kbs as kbs_router
 from kb_server.api.routes import metrics as metrics_router
 from kb_server.api.routes import openai as openai_router
+from kb_server.api.routes import reembed as reembed_router
 from kb_server.api.routes import search as search_router
 from kb_server.api.routes import tasks as tasks_router
 from kb_server.api.routes import urls as urls_router
@@ -73,6 +74,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         health_router,
         metrics_router,
         kbs_router,
+        reembed_router,
         files_router,
         urls_router,
         cancel_router,

@@ -147,6 +147,12 @@ class ApiClient:
     def delete_kb(self, name: str) -> None:
         self.request("DELETE", f"/api/kbs/{quote(name, safe='')}")
 
+    def start_reembed(self, kb: str, preset: str) -> dict[str, Any]:
+        return dict(self.request("POST", f"/api/kbs/{quote(kb, safe='')}/reembed", json={"preset": preset}).json())
+
+    def read_reembed(self, kb: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/api/kbs/{quote(kb, safe='')}/reembed").json())
+
     def list_files(self, kb: str) -> list[dict[str, Any]]:
         return list(self.request("GET", f"/api/kbs/{quote(kb, safe='')}/files").json()["files"])
 

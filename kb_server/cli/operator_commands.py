@@ -90,6 +90,15 @@ def add_operator_commands(commands: Any, common: Callable[..., None]) -> None:
         help="the embedder it is built and searched with, for good (default: the server's embedding.preset); "
         "minilm: English, fast; multilingual: Chinese and ~100 languages",
     )
+    reembed = client_parser(
+        kb_actions,
+        "reembed",
+        "re-embed a knowledge base with another preset, in the background: search uses the old embedder until "
+        "every file is done, then the new one",
+    )
+    reembed.add_argument("name")
+    reembed.add_argument("--preset", required=True, choices=EMBEDDING_PRESETS, help="the embedder to move it to")
+    reembed.add_argument("--wait", action="store_true", help="show progress until it is done (exit 1 if it fails)")
     rm = client_parser(kb_actions, "rm", "delete a knowledge base with all its files, chunks and vectors")
     rm.add_argument("name")
     rm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
@@ -215,6 +224,10 @@ def run_operator_command(args: argparse.Namespace, base_url: str, api_key: str |
             return admin_commands.guarded(
                 lambda: admin_commands.create_kb(client, args.name, args.description, args.json, args.preset)
             )
+        if args.command == "kb" and args.action == "reembed":
+            from kb_server.cli.reembed import reembed_kb
+
+            return admin_commands.guarded(lambda: reembed_kb(client, args.name, args.preset, args.wait, args.json))
         if args.command == "kb" and args.action == "rm":
             return admin_commands.guarded(lambda: admin_commands.delete_kb(client, args.name, args.yes, args.json))
         if args.command == "files" and args.action == "ls":

@@ -14,6 +14,7 @@ from catalog import cancellation, repository
 from catalog.cancellation import CancelledFile
 from catalog.models import File
 from kb_server.runtime.container import Services
+from kb_server.services.reembed import after_file_left
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ def _clean_up(services: Services, kb_id: int, cancelled: list[CancelledFile]) ->
     for c in cancelled:
         services.segments.delete(kb_id, c.file_id)
         services.keywords.delete(kb_id, c.file_id)
+    if cancelled:
+        after_file_left(services, kb_id)
     task_ids = [c.task_id for c in cancelled if c.task_id]
     if task_ids:
         try:

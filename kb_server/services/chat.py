@@ -21,6 +21,7 @@ from typing import Any, Literal
 from kb_server.runtime.container import Services
 from kb_server.schemas import AnswerSentence, Citation, SearchHit
 from kb_server.services import attribution, multi_search, quoting
+from kb_server.services.content_words import restates
 from kb_server.services.generation_pool import GenerationPool
 from kb_server.services.metrics import ApiMetrics
 from kb_server.services.passage_fit import TokenCounter, estimate_tokens, fit_passages
@@ -293,6 +294,10 @@ def settle(engine: ChatEngine, prepared: Prepared, text: str) -> Answer:
         return Answer(NO_ANSWER[prepared.language], [], True, refused_by="threshold", mode=mode, fallback=fallback)
     if mode == "generate" and is_model_refusal(text):
         return _model_refusal(engine, prepared, "model")
+    if mode == "generate" and restates(text, prepared.query):
+        # The 0.5B sometimes answers with the question itself (or the heading that asks it, copied
+        # from the passage): nothing a user can use, so the passages' own sentences answer instead.
+        mode, fallback = "quote", "restated"
     if prepared.language == "en":
         text = latin_full_stops(text)
     grounded = quote_answer(prepared) if mode == "quote" else attribution.attribute(text.strip(), prepared.citations)

@@ -79,3 +79,8 @@ _FILLER = frozenset(
 def content_words(text: str) -> set[str]:
     words = tokenize(_MARKER.sub(" ", text))
     return {w for w in words if w not in _FILLER and (len(w) > 1 or w.isdigit())}
+
+
+def restates(answer: str, question: str) -> bool:
+    """True when `answer` has no content word that `question` lacks: it only asks the question back."""
+    return not content_words(answer) - content_words(question)

@@ -22,6 +22,7 @@ from kb_server.errors import InvalidInput, TooManyRequests
 from kb_server.runtime.container import Services
 from kb_server.schemas import FileAccepted, UploadError
 from kb_server.services.kb_embedders import kb_embedder
+from kb_server.services.reembed import after_file_left
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ def delete_file(services: Services, kb_name: str, file_id: int) -> None:
     services.segments.delete(kb.id, file_id)
     services.keywords.delete(kb.id, file_id)
     release_blob(services, file.sha256)
+    after_file_left(services, kb.id)
 
 
 def release_blob(services: Services, sha256: str) -> None:

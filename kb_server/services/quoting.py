@@ -4,6 +4,8 @@ Instant, and it cannot invent: every word comes from a passage (`attribution.fro
 it, each sentence with its passage's [n]). It is also what chat does when no
 LLM is installed. Sentences are scored by how many of the question's keyword-search tokens they
 contain (jieba for Chinese, plurals folded), so "which sentence" means the same as keyword search.
+A sentence that only restates the question (a FAQ's heading) is never quoted; the one after it is
+scored as the heading was.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from kb_server.schemas import Citation
+from kb_server.services.content_words import restates
 from vectorstore.tokenize import tokenize
 
 # A sentence ends at 。！？ or at . ! ? followed by white space; lines are sentences of their own.
@@ -38,14 +41,21 @@ def quote(question: str, citations: list[Citation]) -> list[QuotedSentence]:
     wanted = set(tokenize(question))
     scored: list[tuple[float, int, int, str, int]] = []
     for rank, c in enumerate(citations):
+        carried = 0.0
         for position, sentence in enumerate(passage_sentences(c.text)):
             tokens = set(tokenize(sentence))
-            shared = len(wanted & tokens)
-            if shared:
-                # Earlier passages rank higher at equal overlap: retrieval already judged them.
-                scored.append((shared / len(wanted) - 0.01 * rank, rank, position, sentence, c.n))
+            # Earlier passages rank higher at equal overlap: retrieval already judged them.
+            score = len(wanted & tokens) / max(len(wanted), 1) - 0.01 * rank
+            if restates(sentence, question):
+                # A heading that asks the question tells the user nothing; the text it introduces
+                # answers it, so the next sentence takes its score.
+                carried = max(carried, score)
+                continue
+            score, carried = max(score, carried), 0.0
+            if score > 0:
+                scored.append((score, rank, position, sentence, c.n))
     if not scored and citations:
-        first = passage_sentences(citations[0].text)
+        first = [s for s in passage_sentences(citations[0].text) if not restates(s, question)]
         return [QuotedSentence(first[0], citations[0].n)] if first else []
     chosen: list[tuple[int, int, str, int]] = []
     length = 0

@@ -30,7 +30,7 @@ from kb_server.runtime.container import Services
 from kb_server.schemas import SearchHit
 from kb_server.services.kb_embedders import kb_embedder
 from kb_server.settings import SearchSettings
-from vectorstore import Embedder
+from vectorstore import Embedder, KBIndex
 from vectorstore.errors import SegmentCorrupt
 from vectorstore.keyword_blocks import BlockKeywordIndex
 from vectorstore.rerank import Reranker, relevance
@@ -94,8 +94,13 @@ def search(
     keyword: dict[int, float] = {}
     query_vector = None
     keyword_index = None
+    index: KBIndex | None = None
     if mode in ("dense", "hybrid"):
-        index = services.indexes.get(kb.id, kb.dim)
+        index = services.indexes.get(kb.id, kb.dim, kb.segment_set)
+        if index.segment_set != kb.segment_set and _tries > 1:  # re-embedded since `kb` was read
+            return search(
+                services, kb_name, query, top_k, score_threshold, mode, tokenizer, rerank, query_vectors, _tries - 1
+            )
         if index.version != version:
             index.sync(*repository.done_generations(services.db, kb.id))
         query_vector = _query_vector(services, embedder, query, query_vectors)
@@ -111,11 +116,12 @@ def search(
     else:
         assert query_vector is not None
         assert keyword_index is not None
+        assert index is not None
         weights = fusion_weights(settings, query, preset)
         union = list(dense.keys() | keyword.keys())
         missing_dense = [c for c in union if c not in dense]
         if missing_dense:
-            dense.update(services.indexes.get(kb.id, kb.dim).scores_for(query_vector, missing_dense))
+            dense.update(index.scores_for(query_vector, missing_dense))
         missing_keyword = [c for c in union if c not in keyword]
         if missing_keyword:
             keyword.update(keyword_index.scores_for(tokenize(query, tokenizer), missing_keyword))

@@ -8,16 +8,20 @@ build is needed)."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from kb_server.cli.ask import iter_sse
 from kb_server.cli.eval import evaluate_mode, refusal_rate
 from kb_server.cli.main import main as cli_main
 from tests.support.client import KBClient
+from tests.support.inspect_data import chunk_report
 from tests.support.processes import REPO
 from tests.support.stack import Stack
 
@@ -37,7 +41,7 @@ def _jsonl(path: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator[KBClient]:
+def stack(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator[Stack]:
     stack = Stack(
         tmp_path_factory.mktemp("multilingual"),
         KB_EMBEDDING__PRESET="multilingual",
@@ -53,9 +57,14 @@ def client(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Itera
         stack.client.upload_paths(KB, [shared_data / "python-faq-zh" / "md" / p for p in PAGES])
         files = stack.client.wait_settled(KB, expected=len(PAGES), timeout_s=400)
         assert [f["status"] for f in files] == ["done"] * len(PAGES), stack.logs_tail()
-        yield stack.client
+        yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="module")
+def client(stack: Stack) -> KBClient:
+    return stack.client
 
 
 def test_chinese_paraphrases_find_their_page(client: KBClient, shared_data: Path) -> None:
@@ -190,3 +199,87 @@ def test_the_cli_searches_and_asks_several_kbs(
     sources = capsys.readouterr().out.split("Sources:")[1]
     assert f"{KB}: " in sources
     assert f"{en_kb}: " in sources
+
+
+MOVED = "faq-moved"  # built with MiniLM, then re-embedded with e5
+MOVED_EN_PAGES = (*EN_PAGES, "windows.html")  # English pages e5 has not embedded here yet: the re-embed's work
+UNINSTALL = "电脑自带的 Python 可以卸载掉吗？"  # installed.md, in a user's own words
+EXTEND = "怎样用 C 写一个扩展模块给 Python 调用？"  # extending.md, uploaded during the re-embed
+
+
+def test_a_kb_is_reembedded_in_the_background_while_search_keeps_answering(
+    stack: Stack, shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = stack.client
+    r = client.http.post("/api/kbs", json={"name": MOVED, "embedding_preset": "minilm"})
+    assert r.status_code == 201, r.text
+    zh, en = shared_data / "python-faq-zh" / "md", shared_data / "python-faq" / "html"
+    client.upload_paths(MOVED, [zh / p for p in PAGES] + [en / p for p in MOVED_EN_PAGES])
+    files = client.wait_settled(MOVED, expected=len(PAGES) + len(MOVED_EN_PAGES), timeout_s=300)
+    assert [f["status"] for f in files] == ["done"] * len(files), [f["error"] for f in files]
+
+    polls: list[tuple[int, int | str]] = []
+    running_polls = 0
+    stop = threading.Event()
+
+    def poll_search() -> None:
+        nonlocal running_polls
+        with httpx.Client(base_url=stack.base_url, timeout=30) as http:
+            while not stop.is_set():
+                r = http.post(f"/api/kbs/{MOVED}/search", json={"query": UNINSTALL, "top_k": 3})
+                polls.append((r.status_code, len(r.json()["results"]) if r.status_code == 200 else r.text))
+                running_polls += bool(seen) and seen[-1]["status"] == "running"
+
+    poller = threading.Thread(target=poll_search, daemon=True)
+    poller.start()
+    seen: list[dict[str, Any]] = []
+    try:
+        started = client.http.post(f"/api/kbs/{MOVED}/reembed", json={"preset": "multilingual"})
+        assert started.status_code == 202, started.text
+        assert (started.json()["status"], started.json()["files_total"]) == ("running", len(files))
+        again = client.http.post(f"/api/kbs/{MOVED}/reembed", json={"preset": "multilingual"})
+        assert (again.status_code, again.json()["code"]) == (409, "reembed_running"), again.text
+        client.upload_paths(MOVED, [zh / "extending.md"])  # ingested while the re-embed runs
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            seen.append(client.http.get(f"/api/kbs/{MOVED}/reembed").json())
+            if seen[-1]["status"] != "running":
+                break
+            time.sleep(0.2)
+        settled = client.wait_settled(MOVED, expected=len(files) + 1, timeout_s=300)
+        time.sleep(1.0)  # searches after the switch too
+    finally:
+        stop.set()
+        poller.join(timeout=60)
+
+    job = seen[-1]
+    with capsys.disabled():
+        print(f"re-embed: {len(seen)} progress reads, {len(polls)} searches ({running_polls} while running); {job}")
+    assert job["status"] == "done", (job, stack.logs_tail())
+    assert job["files_done"] == job["files_total"] >= len(files)
+    assert [f["status"] for f in settled] == ["done"] * len(settled)
+    assert polls, "no search ran during the re-embed"
+    assert all(code == 200 and isinstance(n, int) and n > 0 for code, n in polls), [p for p in polls if p[0] != 200]
+
+    kb = client.http.get(f"/api/kbs/{MOVED}").json()
+    assert kb["embedding_preset"] == "multilingual"
+    assert kb["embedder"].startswith("bundled:multilingual|")
+    report = chunk_report(stack.data_dir, MOVED)
+    assert all(r["rows"] == r["vectors"] == r["chunks"] > 0 for r in report.values()), report
+    # Dense search embeds the question with e5 now, and the chunks were: Chinese in other words finds its page.
+    assert client.search(MOVED, UNINSTALL, 3, mode="dense")[0]["file_name"] == "installed.md"
+    assert "extending.md" in [h["file_name"] for h in client.search(MOVED, EXTEND, 3, mode="dense")]
+
+    same = client.http.post(f"/api/kbs/{MOVED}/reembed", json={"preset": "multilingual"})
+    assert (same.status_code, same.json()["code"]) == (400, "reembed_same_embedder")
+
+    # And back with the CLI, following its progress: MiniLM's vectors of these texts are in the
+    # worker's vector cache from their first ingestion.
+    url = str(client.http.base_url)
+    code = cli_main(["kb", "reembed", "--url", url, MOVED, "--preset", "minilm", "--wait"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert f"re-embedding {MOVED} with minilm: {len(settled)} files" in printed
+    assert f"{MOVED} is now embedded with minilm (384 dimensions): {len(settled)} files re-embedded" in printed
+    assert client.http.get(f"/api/kbs/{MOVED}").json()["embedding_preset"] == "minilm"
+    assert all(r["rows"] == r["vectors"] > 0 for r in chunk_report(stack.data_dir, MOVED).values())

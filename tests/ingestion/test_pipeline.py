@@ -14,7 +14,8 @@ from sqlalchemy.exc import OperationalError
 
 from catalog import Chunk, Database, File, KnowledgeBase, Task, cancellation, jobs, repository
 from catalog.owners import new_owner
-from ingestion.pipeline import IngestionContext, ingest
+from ingestion.context import IngestionContext
+from ingestion.pipeline import ingest
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
 from tests.support.archives import write_docx

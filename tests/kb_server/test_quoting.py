@@ -116,3 +116,18 @@ def test_settled_answers_come_sentence_by_sentence_and_unsupported_ones_are_coun
         assert (refused.refused, refused.sentences) == (True, [])
     finally:
         engine.close()
+
+
+def test_an_answer_that_only_restates_the_question_is_answered_by_quoting_instead() -> None:
+    engine = _engine(ApiMetrics())
+    try:
+        answer = "使用标准库的 random 模块，例如 random.random() 返回 0 到 1 之间的浮点数。"
+        passage = _citation(1, f"如何生成随机数\n\n{answer}")
+        prepared = chat.Prepared("如何在 Python 中生成随机数？", "zh", [passage])
+        echoed = chat.settle(engine, prepared, "在 Python 中生成随机数 [1]。")
+        assert (echoed.refused, echoed.mode, echoed.fallback) == (False, "quote", "restated")
+        assert [(s.text, s.citations) for s in echoed.sentences] == [(answer, [1])]
+        answered = chat.settle(engine, prepared, "使用 random 模块 [1]。")
+        assert (answered.mode, answered.fallback) == ("generate", None)
+    finally:
+        engine.close()

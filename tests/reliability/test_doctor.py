@@ -22,7 +22,8 @@ from catalog.database import Database
 from catalog.migrate import migrate
 from catalog.owners import new_owner
 from ingestion.broker import queue_depth
-from ingestion.pipeline import IngestionContext, ingest
+from ingestion.context import IngestionContext
+from ingestion.pipeline import ingest
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
 from kb_server.cli.doctor import Report, doctor_main

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingestion.pipeline import IngestionContext
+from ingestion.context import IngestionContext
 from kb_server.runtime.container import Services
 
 

@@ -24,27 +24,32 @@ def chunk_report(
     The catalog is the data dir's SQLite, or the database at `database_url`; the segments are the
     data dir's unless `segments` says where they are.
     """
-    kb_id, rows = _files_of(data_dir, kb_name, database_url)
+    kb_id, segment_set, rows = _files_of(data_dir, kb_name, database_url)
     segments = segments or SegmentStore(data_dir / "kbs")
     report = {}
     for file_id, name, chunks, status, generation, rows_n, ordinals in rows:
-        vectors = len(segments.read(kb_id, file_id, generation).ids) if status == "done" else -1
+        vectors = len(segments.read(kb_id, file_id, generation, segment_set).ids) if status == "done" else -1
         report[name] = {"chunks": chunks, "rows": rows_n, "ordinals": ordinals, "vectors": vectors}
     return report
 
 
-def _files_of(data_dir: Path, kb_name: str, database_url: str | None) -> tuple[int, list[Any]]:
+def _files_of(data_dir: Path, kb_name: str, database_url: str | None) -> tuple[int, int, list[Any]]:
+    """The KB's id, its live segment set and its files' rows."""
     if database_url is None:
         con = sqlite3.connect(f"file:{data_dir / 'kb.sqlite3'}?mode=ro", uri=True)
         try:
-            kb_id = con.execute("SELECT id FROM knowledge_bases WHERE name = ?", (kb_name,)).fetchone()[0]
-            return kb_id, con.execute(_FILES_OF_KB.replace(":kb", "?"), (kb_id,)).fetchall()
+            kb_id, segment_set = con.execute(
+                "SELECT id, segment_set FROM knowledge_bases WHERE name = ?", (kb_name,)
+            ).fetchone()
+            return kb_id, segment_set, con.execute(_FILES_OF_KB.replace(":kb", "?"), (kb_id,)).fetchall()
         finally:
             con.close()
     engine = create_engine(database_url)
     try:
         with engine.connect() as conn:
-            kb_id = conn.execute(text("SELECT id FROM knowledge_bases WHERE name = :n"), {"n": kb_name}).scalar_one()
-            return kb_id, list(conn.execute(text(_FILES_OF_KB), {"kb": kb_id}).all())
+            kb_id, segment_set = conn.execute(
+                text("SELECT id, segment_set FROM knowledge_bases WHERE name = :n"), {"n": kb_name}
+            ).one()
+            return kb_id, segment_set, list(conn.execute(text(_FILES_OF_KB), {"kb": kb_id}).all())
     finally:
         engine.dispose()

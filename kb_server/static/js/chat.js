@@ -367,6 +367,7 @@ export function modeNote(m, sentences = []) {
   if (m.refused && m.refusedBy === "unsupported") return "The model's answer was not found in the passages, so it is not shown.";
   if (m.refused) return m.refusedBy === "model" ? "The model found no answer in the passages." : "";
   if (m.fallback === "no_llm") return "No language model is installed: quoted from the passages.";
+  if (m.fallback === "restated") return "The model only restated the question: quoted from the passages.";
   if (m.mode === "quote") return "Quoted from the passages, no language model.";
   const unsupported = sentences.filter((s) => s.unsupported).length;
   if (unsupported) {

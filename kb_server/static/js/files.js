@@ -302,12 +302,14 @@ function fillStatus(tr, { status, stage, progress, reason, label }) {
   setText(tr.querySelector(".reason"), reason);
 }
 
-// "v2, replaces #12": a new version of a document already in the KB (same name, other bytes).
+// "v2, replaced v1 …": a new version of a document already in the KB (same name, other bytes).
+// The old version's row leaves the list once it is replaced, so it is named by its version, not its id.
 function versionNote(f) {
   if (!f.replaces) return f.version > 1 ? `v${f.version}` : "";
-  if (f.replaced_at) return `v${f.version}, replaced #${f.replaces} ${formatTime(f.replaced_at)}`;
-  if (f.status === "failed" || f.status === "cancelled") return `v${f.version}, replaces #${f.replaces}: the old version still serves`;
-  return `v${f.version}, replaces #${f.replaces} once done`;
+  const previous = `v${f.version - 1}`;
+  if (f.replaced_at) return `v${f.version}, replaced ${previous} ${formatTime(f.replaced_at)}`;
+  if (f.status === "failed" || f.status === "cancelled") return `v${f.version}, ${previous} still serves`;
+  return `v${f.version}, replaces ${previous} once done`;
 }
 
 function fillFile(tr, f) {
@@ -328,7 +330,7 @@ function fillFile(tr, f) {
 
 function fillUpload(tr, u) {
   setText(tr.querySelector(".name .label"), u.name);
-  setText(tr.querySelector(".name .version"), u.replaces ? `v${u.version}, replaces #${u.replaces}` : "");
+  setText(tr.querySelector(".name .version"), u.replaces ? `v${u.version}, replaces v${u.version - 1}` : "");
   setText(tr.querySelector(".size"), formatBytes(u.size));
   setText(tr.querySelector(".chunks"), "–");
   setText(tr.querySelector(".time"), "");
