@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import uuid
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -21,11 +22,10 @@ from catalog.owners import new_owner
 from ingestion.context import IngestionContext
 from ingestion.pipeline import ProgressCallback, ingest
 from ingestion.reembed import check_job, stage_file
-from ingestion.settings import IngestionSettings
-from ingestion.uploads import UploadStore
+from ingestion.settings import IngestionSettings, StorageSettings
+from ingestion.storage import StoragePaths, build_stores
 from kb_server.cli.doctor_sets import delete_if_stray, stray_sets
-from vectorstore import Embedder, KBIndex, SegmentStore
-from vectorstore.keyword_index import KeywordSegmentStore
+from vectorstore import Embedder, KBIndex
 
 pytestmark = pytest.mark.integration
 
@@ -37,14 +37,18 @@ PAGES = {
 
 
 @pytest.fixture
-def ctx(tmp_path: Path, db: Database, uploads: UploadStore, embedder: Embedder) -> IngestionContext:
+def ctx(tmp_path: Path, db: Database, embedder: Embedder) -> IngestionContext:
+    """On SQLite the bytes are in the data dir; on PostgreSQL in the catalog (storage.backend: database)."""
+    backend: Literal["local", "database"] = "local" if db.is_sqlite else "database"
+    paths = StoragePaths(tmp_path / "uploads", tmp_path / "kbs", tmp_path / "tmp")
+    stores = build_stores(StorageSettings(backend=backend), db.url, paths)
     return IngestionContext(
         db=db,
-        uploads=uploads,
-        segments=SegmentStore(tmp_path / "kbs"),
+        uploads=stores.uploads,
+        segments=stores.segments,
         settings=IngestionSettings(),
         embedder_factory=lambda: embedder,
-        keywords=KeywordSegmentStore(tmp_path / "kbs"),
+        keywords=stores.keywords,
     )
 
 
