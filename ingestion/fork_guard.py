@@ -1,10 +1,10 @@
 """Keep helper threads out of SQLite while the Celery pool forks a child.
 
-A child forked while another thread of its parent is inside SQLite inherits the unix VFS's
-per-file mutexes locked, with no thread left to release them: its first write to that database
-then waits forever, so a replacement pool process (after a kill, the memory guard or a time
-limit) never takes a task. Measured here with a thread writing to the same WAL database: 5 of
-120 forks hung without this guard, none with it. A worker's recovery thread holds the guard
+A child forked while another thread of its parent is inside SQLite inherits SQLite's mutexes
+(its allocator's, gdb showed) locked, with no thread left to release them: its first query then
+waits forever, so a replacement pool process (after a kill, the memory guard or a time limit)
+never takes a task. Measured here with a thread writing to the same WAL database: 5 of 120 forks
+hung without this guard, none with it. A worker's recovery thread holds the guard
 for each tick; `os.fork` waits until the tick is over.
 """
 
