@@ -7,7 +7,7 @@ import sys
 from typing import Any, TextIO
 
 from kb_server.cli.api_client import ApiClient
-from kb_server.services.chat import location
+from kb_server.services.citations import location
 
 
 def kb_names(values: list[str]) -> list[str]:

@@ -12,7 +12,7 @@ from ingestion.chunking import ChunkDraft, chunk_elements
 from ingestion.elements import Element
 from ingestion.settings import IngestionSettings
 from kb_server.schemas import SearchHit
-from kb_server.services.chat import MIN_OVERLAP, _citation, join_chunks, neighbour_runs
+from kb_server.services.citations import MIN_OVERLAP, join_chunks, neighbour_runs, run_citation
 from vectorstore.ids import MAX_CHUNKS_PER_FILE, chunk_id
 
 pytestmark = pytest.mark.unit
@@ -61,7 +61,7 @@ def test_the_pieces_of_a_split_section_merge_back_into_the_section(long_section:
     hits = [hit(7, i, d.text, 0.4 + i / 100, **d.meta) for i, d in enumerate(drafts)]
     (run,) = neighbour_runs(list(reversed(hits)))
     assert [h.chunk_id for h in run] == [h.chunk_id for h in hits]  # file order, whatever the rank order
-    passage = _citation(1, run, list(reversed(hits)))
+    passage = run_citation(1, run, list(reversed(hits)))
 
     assert words(passage.text) == words(section)  # nothing lost, nothing repeated, heading once
     assert passage.chunk_ids == [h.chunk_id for h in hits]

@@ -16,6 +16,7 @@ from kb_server.schemas import ChatRequest, ChatResponse, ErrorBody, RewriteReque
 from kb_server.services import chat as chat_service
 from kb_server.services import conversations as conversation_service
 from kb_server.services import rewrite as rewrite_service
+from kb_server.services.citations import citations_payload
 from llm import LLMError
 
 router = APIRouter(tags=["chat"])
@@ -114,7 +115,7 @@ def _replayed(stored: ChatResponse) -> StreamingResponse:
 
 
 def _frames(stream: chat_service.TokenStream, keep: Callable[[ChatResponse], ChatResponse]) -> Iterator[str]:
-    citations = chat_service.citations_payload(stream.prepared.citations)
+    citations = citations_payload(stream.prepared.citations)
     parts: list[str] = []
     try:
         yield sse_event("citations", {"citations": citations})

@@ -20,6 +20,7 @@ from kb_server.schemas import MAX_KBS, ErrorBody
 from kb_server.services import chat as chat_service
 from kb_server.services import kbs as kb_service
 from kb_server.services import rewrite as rewrite_service
+from kb_server.services.citations import citations_payload
 from llm import LLMError
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
@@ -112,7 +113,7 @@ def chat_completions(body: OpenAIChatRequest, services: ServicesDep, engine: Cha
             "completion_tokens": answer.completion_tokens,
             "total_tokens": answer.prompt_tokens + answer.completion_tokens,
         },
-        "citations": chat_service.citations_payload(answer.citations),
+        "citations": citations_payload(answer.citations),
         "refused": answer.refused,
         "refused_by": answer.refused_by,
         "sentences": [s.model_dump() for s in answer.sentences],
@@ -139,7 +140,7 @@ def _chunks(stream: chat_service.TokenStream, completion_id: str, created: int, 
             parts.append(delta)
             yield chunk({"content": delta})
         done = stream.result("".join(parts))
-        citations = chat_service.citations_payload(done.citations)
+        citations = citations_payload(done.citations)
         sentences = [s.model_dump() for s in done.sentences]
         yield chunk(
             {},
