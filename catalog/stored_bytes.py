@@ -20,6 +20,7 @@ import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, delete, insert, select, update
@@ -130,6 +131,17 @@ class DatabaseByteStore:
         with self.engine.connect() as conn:
             found = list(conn.scalars(query.order_by(StoredObject.name)))
         return [n for n in found if "/" not in n[len(prefix) :]] if start else found
+
+    def stats(self, folder: str = "") -> dict[str, tuple[int, float]]:
+        prefix = f"{folder}/" if folder else ""
+        query = select(StoredObject.name, StoredObject.size, StoredObject.created_at).where(
+            StoredObject.bucket == self.bucket, StoredObject.name.startswith(prefix, autoescape=True)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(StoredObject.name)).all()
+        return {
+            str(n): (int(size), created.replace(tzinfo=created.tzinfo or UTC).timestamp()) for n, size, created in rows
+        }
 
     def _named(self, name: str) -> list:
         return [StoredObject.bucket == self.bucket, StoredObject.name == name]

@@ -71,10 +71,13 @@ class IngestionSettings(BaseModel):
         return self
 
 
+StorageBackend = Literal["local", "database"]
+
+
 class StorageSettings(BaseModel):
     """Where uploaded bytes, vector segments and keyword blocks are kept."""
 
-    backend: Literal["local", "database"] = Field(
+    backend: StorageBackend = Field(
         default="local",
         description="local: files in the data dir (several hosts then share it); database: tables of the "
         "PostgreSQL catalog (database_url), so hosts share nothing on disk",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestion.settings import StorageSettings
+from ingestion.settings import StorageBackend, StorageSettings
 from ingestion.uploads import UploadStore
 from vectorstore import SegmentStore
 from vectorstore.byte_store import ByteStore, LocalByteStore
@@ -22,23 +22,43 @@ class StoragePaths:
 
 
 @dataclass(frozen=True)
+class ByteStores:
+    """One byte store per bucket: uploaded bytes, and the KBs' segments and keyword blocks."""
+
+    uploads: ByteStore
+    kbs: ByteStore
+
+    def close(self) -> None:
+        """Close the database stores' connection pools (the local ones hold nothing)."""
+        for store in (self.uploads, self.kbs):
+            dispose = getattr(store, "dispose", None)
+            if dispose is not None:
+                dispose()
+
+
+@dataclass(frozen=True)
 class Stores:
     uploads: UploadStore
     segments: SegmentStore
     keywords: KeywordSegmentStore
 
 
-def build_stores(settings: StorageSettings, database_url: str, paths: StoragePaths) -> Stores:
-    """The three stores over one byte store per bucket: the data dir's folders, or the catalog."""
-    uploads: ByteStore
-    kbs: ByteStore
-    match settings.backend:
+def build_byte_stores(backend: StorageBackend, database_url: str, paths: StoragePaths, chunk_bytes: int) -> ByteStores:
+    """The buckets on that backend: the data dir's folders, or the catalog at `database_url`."""
+    match backend:
         case "local":
-            uploads, kbs = LocalByteStore(paths.uploads), LocalByteStore(paths.kbs)
+            return ByteStores(LocalByteStore(paths.uploads), LocalByteStore(paths.kbs))
         case "database":
             from catalog.stored_bytes import DatabaseByteStore
 
-            uploads = DatabaseByteStore(database_url, "uploads", paths.tmp, settings.chunk_bytes)
-            kbs = DatabaseByteStore(database_url, "kbs", paths.tmp, settings.chunk_bytes)
+            return ByteStores(
+                DatabaseByteStore(database_url, "uploads", paths.tmp, chunk_bytes),
+                DatabaseByteStore(database_url, "kbs", paths.tmp, chunk_bytes),
+            )
+
+
+def build_stores(settings: StorageSettings, database_url: str, paths: StoragePaths) -> Stores:
+    """The three stores over one byte store per bucket: the data dir's folders, or the catalog."""
+    buckets = build_byte_stores(settings.backend, database_url, paths, settings.chunk_bytes)
     # Segments and keyword blocks share one byte store: a KB's folder holds both (`delete_kb`).
-    return Stores(UploadStore(uploads, paths.tmp), SegmentStore(kbs), KeywordSegmentStore(kbs))
+    return Stores(UploadStore(buckets.uploads, paths.tmp), SegmentStore(buckets.kbs), KeywordSegmentStore(buckets.kbs))

@@ -123,6 +123,15 @@ class UploadStore:
     def all_shas(self) -> list[str]:
         return sorted(n.rpartition("/")[2] for n in self.store.names("") if len(n.rpartition("/")[2]) == 64)
 
+    def written_at(self) -> dict[str, float]:
+        """sha256 -> when its bytes were stored (seconds since the epoch), for every stored upload."""
+        found = {n.rpartition("/")[2]: stat[1] for n, stat in self.store.stats("").items()}
+        return {sha: at for sha, at in sorted(found.items()) if len(sha) == 64}
+
+    def name(self, sha256: str) -> str:
+        """The object's name in the byte store."""
+        return _name(sha256)
+
 
 def _name(sha256: str) -> str:
     if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):

@@ -16,6 +16,10 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+# (size in bytes, when it was written in seconds since the epoch): a plain tuple, so that stores
+# in other packages (`catalog.stored_bytes`) need not import this one.
+ObjectStat = tuple[int, float]
+
 
 @runtime_checkable
 class ByteStore(Protocol):
@@ -46,6 +50,10 @@ class ByteStore(Protocol):
     def names(self, folder: str, start: str = "") -> list[str]:
         """Names of the objects under `folder` (every depth; `""`: all), sorted; with `start`, only
         those directly in `folder` whose last part begins with it."""
+
+    def stats(self, folder: str = "") -> dict[str, ObjectStat]:
+        """Size and write time of every object under `folder` (the names `names(folder)` lists),
+        from one listing: for comparing two stores and telling old objects from new ones."""
 
 
 class LocalByteStore:
@@ -108,6 +116,16 @@ class LocalByteStore:
             return []
         found = base.glob(f"{start}*") if start else base.rglob("*")
         return sorted(str(p.relative_to(self.root)) for p in found if not p.name.startswith(".") and p.is_file())
+
+    def stats(self, folder: str = "") -> dict[str, ObjectStat]:
+        found = {}
+        for name in self.names(folder):
+            try:
+                st = self.path(name).stat()
+            except FileNotFoundError:  # deleted since it was listed
+                continue
+            found[name] = (st.st_size, st.st_mtime)
+        return found
 
 
 def local_path(store: ByteStore, name: str) -> Path:

@@ -1,5 +1,8 @@
 """`kb-server doctor`: check that the catalog, the segments, the uploads and the broker agree.
 
+The stored objects are checked where `storage.backend` keeps them: the data dir, or the catalog's
+PostgreSQL (`database`); temp files are the host's own, in its data dir.
+
 What is checked, and what `--repair` does about it:
 - `PRAGMA integrity_check` of the SQLite catalog (not repairable here: restore a backup);
 - each `done` file has a vector and a keyword segment with exactly its chunk ids (else re-ingest);
@@ -8,6 +11,8 @@ What is checked, and what `--repair` does about it:
 - no chunk rows of missing files (delete); no bytes no file refers to, older than ten minutes,
   so an upload being registered is safe (delete); no waiting file whose bytes are gone (fail it
   as `upload_missing`, what its ingestion would end in); no temp file over an hour old (delete);
+- no stored object outside the names kb-server writes, nor a segment set of a deleted knowledge
+  base (delete);
 - no stuck job: processing under an expired lease, queued but never sent, queued while the
   broker's queue is empty (as the API's sweeper: requeue, send if the broker answers, or fail as
   `parse_crash` after `ingestion.max_attempts` runs);
@@ -19,8 +24,6 @@ Findings are checked again against the catalog before they are reported or repai
 
 from __future__ import annotations
 
-import sys
-
 from kb_server.cli.doctor_checks import DoctorChecks
 from kb_server.cli.doctor_repairs import apply_repairs
 from kb_server.cli.doctor_report import Report, print_report
@@ -28,7 +31,7 @@ from kb_server.settings import Settings
 
 
 def run_doctor(settings: Settings, *, repair: bool = False) -> Report:
-    """Check the data dir (and repair what can be repaired); the report lists every finding."""
+    """Check the catalog and the stored objects (and repair what can be); the report lists every finding."""
     checks = DoctorChecks(settings)
     try:
         report = checks.diagnose()
@@ -39,9 +42,4 @@ def run_doctor(settings: Settings, *, repair: bool = False) -> Report:
 
 def doctor_main(settings: Settings, *, repair: bool, as_json: bool) -> int:
     """Run the doctor and print its report; exit code 0 when consistent (or all was repaired)."""
-    if settings.storage.backend != "local":
-        # Its checks read the data dir's files; on database storage they would report every
-        # stored object missing and --repair would re-ingest everything.
-        print("kb-server doctor checks the local storage backend only (storage.backend: local)", file=sys.stderr)
-        return 2
     return print_report(run_doctor(settings, repair=repair), as_json=as_json)

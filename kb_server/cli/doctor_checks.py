@@ -1,12 +1,13 @@
-"""The doctor's checks of a data dir: the catalog, the segments, the uploads, the jobs and the broker.
+"""The doctor's checks: the catalog, the segments, the uploads, the jobs and the broker.
 
-The catalog is read once; a finding is checked again against it before it is reported, since the API
-and workers may be running.
+Stored objects (uploads, segments, keyword blocks) are read through the configured byte store, so the
+same checks hold on the data dir and on the catalog's PostgreSQL (`storage.backend: database`); temp
+files are each host's own, in its data dir. The catalog is read once; a finding is checked again
+against it before it is reported, since the API and workers may be running.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -19,14 +20,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from catalog.database import Database
 from catalog.models import Chunk, File, FileStatus, KnowledgeBase
 from ingestion import broker
+from ingestion.storage import StoragePaths, build_byte_stores
 from ingestion.uploads import UploadStore
 from kb_server.cli.doctor_repairs import CatalogRepairs, fresh_file, remove_stale_url, run_file, unlink
 from kb_server.cli.doctor_report import Finding, Report
 from kb_server.cli.doctor_sets import delete_if_stray, stray_sets
+from kb_server.cli.doctor_strays import delete_stray, stray_objects
 from kb_server.runtime.paths import DataPaths
 from kb_server.runtime.redis_server import discover_url
 from kb_server.settings import Settings
 from vectorstore import SegmentCorrupt, SegmentStore
+from vectorstore.byte_store import ByteStore, LocalByteStore
 from vectorstore.ids import file_of
 from vectorstore.keyword_index import KeywordSegmentStore
 
@@ -46,9 +50,16 @@ class DoctorChecks:
         self.paths = DataPaths(settings.data_dir)
         self.report = Report(self.paths.root)
         self._db: Database | None = None
-        self.segments = SegmentStore(self.paths.kbs)
-        self.keywords = KeywordSegmentStore(self.paths.kbs)
-        self.uploads = UploadStore(self.paths.uploads, self.paths.tmp)
+        self.on_database = settings.storage.backend == "database"
+        self.buckets = build_byte_stores(
+            settings.storage.backend,
+            settings.database_url or "",
+            StoragePaths(self.paths.uploads, self.paths.kbs, self.paths.tmp),
+            settings.storage.chunk_bytes,
+        )
+        self.segments = SegmentStore(self.buckets.kbs)
+        self.keywords = KeywordSegmentStore(self.buckets.kbs)
+        self.uploads = UploadStore(self.buckets.uploads, self.paths.tmp)
         self.broker_url: str | None = None
         self._files: dict[int, File] = {}
         self._chunk_ids: dict[int, set[int]] = {}
@@ -66,14 +77,23 @@ class DoctorChecks:
         return self._repairs
 
     def close(self) -> None:
+        self.buckets.close()
         if self._db is not None:
             self._db.dispose()
+
+    def _where(self, store: ByteStore, name: str) -> str:
+        """How a finding names a stored object: its path in the data dir, or its bucket and name."""
+        if isinstance(store, LocalByteStore):
+            return str(store.path(name))
+        return f"stored object {'uploads' if store is self.buckets.uploads else 'kbs'}/{name}"
 
     def _find(self, check: str, detail: str, fix: Callable[[], str] | None = None) -> None:
         self.report.findings.append(Finding(check, detail, fix))
 
     def diagnose(self) -> Report:
-        if not self.paths.root.is_dir():
+        if self.on_database:
+            self.report.notes.append("stored objects: in the catalog's PostgreSQL (storage.backend: database)")
+        elif not self.paths.root.is_dir():
             self._find("data_dir", f"{self.paths.root} does not exist or is not a folder")
             return self.report
         self._check_broker()
@@ -84,13 +104,14 @@ class DoctorChecks:
             self._check_segment_folders()
             self._check_orphan_chunks()
             self._check_uploads()
+            self._check_stray_objects()
             self._check_stuck_jobs()
         self._check_temp_files(p for pattern in TEMP_PATTERNS for p in self.paths.tmp.glob(pattern))
         return self.report
 
     def _open_database(self) -> bool:
         if not self.settings.database_url and not self.paths.database.exists():
-            if self.uploads.all_shas() or any(self.paths.kbs.glob("*/segments*/*.faiss")):
+            if self.uploads.all_shas() or any(n.endswith(".faiss") for n in self.buckets.kbs.names("")):
                 self._find("database", f"{self.paths.database} is missing but the data dir holds uploads or segments")
             else:
                 self.report.notes.append("no catalog yet: nothing was ever uploaded to this data dir")
@@ -137,10 +158,12 @@ class DoctorChecks:
         """
         if kind == "vector":
             segment_set = self._segment_sets.get(kb_id, 0)
-            if not self.segments.path(kb_id, file_id, generation, segment_set).exists():
+            if not self.segments.exists(kb_id, file_id, generation, segment_set):
                 raise FileNotFoundError(file_id)
             return [int(i) for i in self.segments.read(kb_id, file_id, generation, segment_set).ids]
-        data = json.loads(self.keywords.path(kb_id, file_id, generation).read_text(encoding="utf-8"))
+        data = self.keywords.read_raw(kb_id, file_id, generation)
+        if data is None:
+            raise FileNotFoundError(file_id)
         return [int(i) for i in data["ids"]]
 
     def _check_done_files(self) -> None:
@@ -164,26 +187,43 @@ class DoctorChecks:
                 self._find("segment", detail, partial(self.repairs.reingest, row))
 
     def _check_segment_folders(self) -> None:
-        seen = 0
-        for kb_dir in sorted(p for p in self.paths.kbs.glob("*") if p.is_dir()):
-            kb_id = int(kb_dir.name) if kb_dir.name.isdigit() else -1
-            live = self.segments.folder(kb_id, self._segment_sets.get(kb_id, 0)).name
+        store, seen = self.buckets.kbs, 0
+        for kb_name in store.folders(""):
+            if not kb_name.isdigit():
+                continue  # stray objects, all of them (see `doctor_strays`)
+            kb_id = int(kb_name)
+            live = self.segments.folder_name(kb_id, self._segment_sets.get(kb_id, 0)).rpartition("/")[2]
             # Only the live set: another is a running re-embed's (or what a finished one left).
-            for kind, pattern in (("vector", f"{live}/*.faiss"), ("keyword", "keywords/*.json")):
-                for path in sorted(kb_dir.glob(pattern)):
+            for kind, folder, suffix in (("vector", live, ".faiss"), ("keyword", "keywords", ".json")):
+                prefix = f"{kb_name}/{folder}/"
+                for name in store.names(prefix.rstrip("/")):
+                    if "/" in name[len(prefix) :] or not name.endswith(suffix):
+                        continue
                     seen += 1
-                    reason = self._orphan_reason(kb_dir.name, path, kind)
+                    reason = self._orphan_reason(kb_name, name, kind)
                     if reason:
-                        self._find("orphan_segment", f"{path}: {reason}", partial(self.repairs.delete_orphan, path))
-            self._check_temp_files([*kb_dir.glob("segments*/.*.tmp"), *kb_dir.glob("keywords/.*.tmp")])
+                        fix = partial(self.repairs.delete_orphan, store, name)
+                        self._find("orphan_segment", f"{self._where(store, name)}: {reason}", fix)
+            if isinstance(store, LocalByteStore):  # the database writes in transactions: no temp files
+                kb_dir = store.path(kb_name)
+                self._check_temp_files([*kb_dir.glob("segments*/.*.tmp"), *kb_dir.glob("keywords/.*.tmp")])
         for kb_id, number in stray_sets(self.db, self.segments):
-            detail = f"{self.segments.folder(kb_id, number)}: no embedder of knowledge base {kb_id} serves or writes it"
+            where = self._where(store, self.segments.folder_name(kb_id, number))
+            detail = f"{where}: no embedder of knowledge base {kb_id} serves or writes it"
             self._find("orphan_segment_set", detail, partial(delete_if_stray, self.db, self.segments, kb_id, number))
         self.report.counts["segment_files"] = seen
 
-    def _orphan_reason(self, kb_dir: str, path: Path, kind: str) -> str | None:
-        parsed = run_file(path)
-        if not kb_dir.isdigit() or parsed is None:
+    def _check_stray_objects(self) -> None:
+        for stray in stray_objects(self.buckets.uploads, self.buckets.kbs, set(self._segment_sets)):
+            self._find(
+                "stray_object",
+                f"{self._where(stray.store, stray.name)}: {stray.reason}",
+                partial(delete_stray, self.db, stray),
+            )
+
+    def _orphan_reason(self, kb_dir: str, name: str, kind: str) -> str | None:
+        parsed = run_file(name)
+        if parsed is None:
             return "not a segment name kb-server writes"
         file_id, run = parsed
         row = self._files.get(file_id) or self._fresh(file_id)
@@ -214,20 +254,19 @@ class DoctorChecks:
 
     def _check_uploads(self) -> None:
         referenced = {f.sha256 for f in self._files.values()}
-        stored = self.uploads.all_shas()
+        stored = self.uploads.written_at()
         self.report.counts["uploads"] = len(stored)
         cutoff = time.time() - ORPHAN_UPLOAD_GRACE_S
-        for sha in stored:
-            path = self.uploads.path(sha)
-            if sha not in referenced and _mtime(path) < cutoff:
-                self._find(
-                    "orphan_upload", f"{path}: no file refers to these bytes", partial(self.repairs.delete_blob, sha)
-                )
+        for sha, written in stored.items():
+            if sha not in referenced and written < cutoff:
+                where = self._where(self.buckets.uploads, self.uploads.name(sha))
+                fix = partial(self.repairs.delete_blob, sha)
+                self._find("orphan_upload", f"{where}: no file refers to these bytes", fix)
         present = set(stored)
         for row in self._files.values():
             if row.status in (FileStatus.QUEUED, FileStatus.PROCESSING) and row.sha256 not in present:
                 detail = f"file {row.id} {row.name!r} is {row.status} but its bytes ({row.sha256[:12]}…) are gone"
-                reason = "the uploaded bytes are missing from the data dir"
+                reason = "the uploaded bytes are missing from the store"
                 self._find("missing_upload", detail, partial(self.repairs.fail, row, "upload_missing", reason))
 
     def _check_temp_files(self, paths: Iterable[Path]) -> None:

@@ -23,6 +23,7 @@ from ingestion.uploads import UploadStore
 from kb_server.cli.doctor_report import Report
 from kb_server.runtime.paths import DataPaths
 from kb_server.runtime.redis_server import discover_url
+from vectorstore.byte_store import ByteStore
 
 
 def apply_repairs(report: Report) -> Report:
@@ -73,17 +74,19 @@ class CatalogRepairs:
             return "kept: it changed since it was checked"
         return f"marked failed ({code})"
 
-    def delete_orphan(self, path: Path) -> str:
-        parsed = run_file(path)
+    def delete_orphan(self, store: ByteStore, name: str) -> str:
+        """Delete a segment or keyword block (`<kb>/<folder>/<file>.<run>.<ext>`) that nothing serves."""
+        parsed = run_file(name)
         row = fresh_file(self.db, parsed[0]) if parsed else None
         settled = (FileStatus.FAILED, FileStatus.CANCELLED)
-        if row is not None and path.parent.parent.name == str(row.kb_id) and row.status not in settled:
+        if row is not None and name.split("/", 1)[0] == str(row.kb_id) and row.status not in settled:
             run = parsed[1] if parsed else 0
             if run == 0 or (run in (row.run, row.generation) and row.status != FileStatus.DONE):
                 return "kept: its file is being ingested now"
             if row.status == FileStatus.DONE and run == row.generation:
                 return "kept: it is the file's generation now"
-        return unlink(path)
+        store.delete(name)
+        return "deleted"
 
     def delete_blob(self, sha: str) -> str:
         if not repository.collect_blob(self.db, sha, partial(self.uploads.delete, sha)):
@@ -118,9 +121,9 @@ def fresh_file(db: Database, file_id: int) -> File | None:
         return s.get(File, file_id)
 
 
-def run_file(path: Path) -> tuple[int, int] | None:
+def run_file(name: str) -> tuple[int, int] | None:
     """(file id, run) of a segment or keyword block name; run 0 for the pre-run-number name."""
-    stem = path.name.rsplit(".", 1)[0]
+    stem = name.rpartition("/")[2].rsplit(".", 1)[0]
     file_part, _, run_part = stem.partition(".")
     if not file_part.isdigit() or (run_part and not run_part.isdigit()):
         return None

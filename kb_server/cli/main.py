@@ -121,10 +121,27 @@ def build_parser() -> argparse.ArgumentParser:
     _common(doctor, listen=False)
     doctor.add_argument("--repair", action="store_true", help="fix what can be fixed; exit 0 if everything was")
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_storage(commands)
     models = commands.add_parser("models", help="list the chat model presets: installed, verified, licence, in use")
     _common(models, listen=False)
     models.add_argument("--json", action="store_true", help="print the list as JSON")
     return parser
+
+
+def _add_storage(commands: argparse._SubParsersAction) -> None:
+    storage = commands.add_parser("storage", help="move the stored bytes between the data dir and the database")
+    actions = storage.add_subparsers(dest="storage_command", required=True, metavar="ACTION")
+    text = (
+        "Copy every stored object (uploads, vector segments, keyword blocks) from the data dir into the "
+        "PostgreSQL catalog (--to database), or from the catalog into the data dir (--to local). Needs "
+        "database_url to be PostgreSQL. Objects already there with the same bytes are skipped, so it is safe "
+        "to run again after an interruption. It never deletes the source's objects; once it is done, set "
+        "storage.backend (KB_STORAGE__BACKEND) to the target on every host and restart. Run it with the "
+        "workers idle: what they write meanwhile is copied by running it again."
+    )
+    migrate = actions.add_parser("migrate", help="copy every stored object to the other backend", description=text)
+    _common(migrate, listen=False)
+    migrate.add_argument("--to", required=True, choices=("database", "local"), help="where the objects go")
 
 
 def _load(args: argparse.Namespace) -> Settings:
@@ -152,7 +169,7 @@ def _main(argv: list[str] | None) -> int:
     except (ValidationError, FileNotFoundError) as exc:
         print(f"kb-server: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
-    if args.command in ("ask", "eval", "doctor", "models", *OPERATOR_COMMANDS):
+    if args.command in ("ask", "eval", "doctor", "models", "storage", *OPERATOR_COMMANDS):
         settings.log_level = "WARNING"
     setup_logging(settings.log_level, settings.log_format)
     if args.command == "up":
@@ -184,6 +201,10 @@ def _main(argv: list[str] | None) -> int:
         from kb_server.cli.doctor import doctor_main
 
         return doctor_main(settings, repair=args.repair, as_json=args.json)
+    if args.command == "storage":
+        from kb_server.cli.storage_migrate import storage_migrate_main
+
+        return storage_migrate_main(settings, to=args.to)
     if args.command == "models":
         from kb_server.cli.models import models_main
 

@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from catalog.stored_bytes import DatabaseByteStore
 from ingestion.uploads import UploadStore
 from tests.support.postgres import temporary_database
 from tests.support.processes import REPO
+from vectorstore.byte_copy import copy_objects
 from vectorstore.byte_store import ByteStore, LocalByteStore
 
 pytestmark = pytest.mark.integration
@@ -94,6 +96,39 @@ def test_names_list_folders_and_deletes_remove(store: ByteStore) -> None:
     assert store.names("1/segments") == ["1/segments/31.1.faiss"]
     store.delete_folder("1")
     assert store.names("") == ["2/segments/3.1.faiss"]
+
+
+def test_stats_give_each_objects_size_and_write_time(store: ByteStore) -> None:
+    before = time.time() - 5  # the database's clock and ours, a little apart
+    store.write("1/segments/3.1.faiss", [b"x" * (2 * CHUNK + 1)])
+    store.write("1/keywords/3.1.json", [b"{}"])
+    stats = store.stats("1/segments")
+    assert list(stats) == ["1/segments/3.1.faiss"]
+    size, written = stats["1/segments/3.1.faiss"]
+    assert size == 2 * CHUNK + 1
+    assert before < written < time.time() + 5
+    assert sorted(store.stats()) == store.names("")
+
+
+def test_copy_objects_copies_what_is_missing_or_differs_and_deletes_nothing(store: ByteStore, tmp_path: Path) -> None:
+    source = LocalByteStore(tmp_path / "source")
+    upload = "ab/ab" + "0" * 62
+    source.write(upload, [os.urandom(3 * CHUNK)])
+    source.write("1/segments/3.1.faiss", [b"vectors"])
+    source.write("1/keywords/3.1.json", [b"{}"])
+    store.write("9/segments/1.1.faiss", [b"the target's own"])
+    first = copy_objects(source, store, content_named=False)
+    assert (first.copied, first.skipped, first.only_in_target) == (3, 0, 1)
+    assert first.copied_bytes == 3 * CHUNK + 9
+    assert store.read(upload) == source.read(upload)
+    again = copy_objects(source, store, content_named=False)
+    assert (again.copied, again.skipped) == (0, 3)
+    store.write("1/segments/3.1.faiss", [b"VECTORS"])  # the same size, other bytes: copied again
+    fixed = copy_objects(source, store, content_named=False)
+    assert (fixed.copied, fixed.skipped) == (1, 2)
+    assert store.read("1/segments/3.1.faiss") == b"vectors"
+    assert len(source.names("")) == 3
+    assert store.exists("9/segments/1.1.faiss")
 
 
 def test_uploads_on_the_database_are_rows_of_one_mebibyte_or_less(tmp_path: Path, database_url: str) -> None:

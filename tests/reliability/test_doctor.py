@@ -26,7 +26,7 @@ from ingestion.context import IngestionContext
 from ingestion.pipeline import ingest
 from ingestion.settings import IngestionSettings
 from ingestion.uploads import UploadStore
-from kb_server.cli.doctor import Report, doctor_main
+from kb_server.cli.doctor import Report
 from kb_server.runtime.container import build_services
 from kb_server.runtime.paths import DataPaths
 from kb_server.runtime.redis_server import EmbeddedRedis
@@ -287,6 +287,16 @@ OTHER_DAMAGE: dict[str, tuple[str, Callable[[Made], object], str]] = {
         lambda d: _old(_stray_upload(d.root, b"nobody's bytes")),
         "deleted",
     ),
+    "a file dropped among the segments": (
+        "stray_object",
+        lambda d: (d.root / "kbs" / str(d.kb_id) / "notes.txt").write_text("mine"),
+        "deleted",
+    ),
+    "a segment set of a deleted knowledge base": (
+        "stray_object",
+        lambda d: _segments(d).runs(77, 3).write(5, 1, b"set 3 of kb 77"),
+        "deleted",
+    ),
     "a queued file whose bytes are gone": ("missing_upload", _missing_upload, "marked failed (upload_missing)"),
     "an old staged upload in tmp": (
         "temp_file",
@@ -411,13 +421,3 @@ def test_stuck_jobs_are_sent_straight_to_rabbitmq(data: Made) -> None:
         assert _checks(unreachable) == ["broker"], unreachable.as_dict()
     finally:
         delete_queue(queue)
-
-
-def test_doctor_refuses_database_storage_rather_than_report_every_object_missing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    settings = load_settings(None, data_dir=tmp_path)
-    settings.storage.backend = "database"  # as KB_STORAGE__BACKEND=database with a PostgreSQL catalog
-    assert doctor_main(settings, repair=True, as_json=False) == 2
-    assert "local storage backend only" in capsys.readouterr().err
-    assert not any(tmp_path.iterdir())  # nothing checked, nothing repaired
