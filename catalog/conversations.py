@@ -135,6 +135,18 @@ def delete_conversation(db: Database, owner: str, conversation_id: int) -> None:
             raise _missing(conversation_id)
 
 
+def forget_kb(s: Session, name: str) -> None:
+    """In a KB's delete transaction: its conversations go (with their messages, which quote its
+    documents), and a conversation over several KBs keeps asking the others."""
+    asking = [c for c in s.scalars(select(Conversation)) if name in (c.kbs or [])]
+    alone = [c.id for c in asking if set(c.kbs) == {name}]
+    if alone:
+        s.execute(delete(Conversation).where(Conversation.id.in_(alone)))
+    for c in asking:
+        if c.id not in alone:
+            s.execute(update(Conversation).where(Conversation.id == c.id).values(kbs=[k for k in c.kbs if k != name]))
+
+
 def append_turn(
     db: Database, owner: str, conversation_id: int, question: NewMessage, answer: NewMessage, title: str = ""
 ) -> tuple[Message, Message]:

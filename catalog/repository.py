@@ -21,7 +21,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from catalog import versions
+from catalog import conversations, versions
 from catalog.database import Database
 from catalog.errors import Conflict, NotFound
 from catalog.models import Chunk, File, FileStatus, KnowledgeBase, Task, utcnow
@@ -69,8 +69,11 @@ def get_kb(db: Database, name: str) -> KnowledgeBase:
 
 
 def delete_kb(db: Database, kb_id: int) -> list[str]:
-    """Delete a knowledge base with its files and chunks; returns the sha256s it referenced."""
+    """Delete a knowledge base with its files, chunks and conversations; returns the sha256s it referenced."""
     with db.write() as s:
+        name = s.scalar(select(KnowledgeBase.name).where(KnowledgeBase.id == kb_id))
+        if name is not None:
+            conversations.forget_kb(s, name)
         shas = list(s.scalars(select(File.sha256).where(File.kb_id == kb_id)))
         s.execute(delete(Chunk).where(Chunk.kb_id == kb_id))
         s.execute(delete(Task).where(Task.file_id.in_(select(File.id).where(File.kb_id == kb_id))))

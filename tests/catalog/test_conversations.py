@@ -7,7 +7,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from catalog import Conversation, Database, Message
+from catalog import Conversation, Database, Message, repository
 from catalog import conversations as repo
 from catalog.conversations import NewMessage
 from catalog.errors import NotFound
@@ -213,3 +213,20 @@ def test_racing_copies_of_one_turn_store_it_once(db: Database) -> None:
     assert errors == []
     assert len(set(answers)) == 1  # every copy got the one stored answer
     assert _messages(db, conversation.id) == 2
+
+
+def test_deleting_a_kb_deletes_its_conversations_and_leaves_the_others_asking_the_rest(db: Database) -> None:
+    kb = repository.create_kb(db, "docs", "", "minilm", 384)
+    only = repo.create_conversation(db, "", ["docs"])
+    both = repo.create_conversation(db, "", ["docs", "wiki"])
+    other = repo.create_conversation(db, "", ["wiki"])
+    for conversation in (only, both, other):
+        _turn(db, conversation.id, 1)
+
+    repository.delete_kb(db, kb.id)
+
+    assert {c.id for c in repo.list_conversations(db, "")} == {both.id, other.id}
+    assert _messages(db, only.id) == 0  # the messages quoted the KB's documents
+    assert repo.conversation_kbs(db, "", both.id) == ["wiki"]
+    assert _messages(db, both.id) == 2
+    assert repo.conversation_kbs(db, "", other.id) == ["wiki"]
