@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from celery import Celery
 
-from catalog import jobs, reembed, repository
+from catalog import jobs, orphans, reembed, repository
 from catalog.database import Database
 from ingestion.broker import queue_depth
 from ingestion.reembed_tasks import send_check
@@ -62,7 +62,7 @@ def sweep(app: Celery, db: Database, broker_url: str, settings: IngestionSetting
     except Exception:
         idle = False
     requeued = failed = 0
-    for orphan in jobs.find_orphans(db, settings.stale_queued_s, settings.unsent_grace_s):
+    for orphan in orphans.find_orphans(db, settings.stale_queued_s, settings.unsent_grace_s):
         if orphan.reason == "stale queue" and not idle:
             continue
         if orphan.attempts >= settings.max_attempts and orphan.reason == "lease expired":
@@ -70,7 +70,7 @@ def sweep(app: Celery, db: Database, broker_url: str, settings: IngestionSetting
             if jobs.fail_orphan(db, orphan, "parse_crash", reason):
                 failed += 1
             continue
-        if jobs.requeue(db, orphan) and orphan.task_id and send_ingest(app, db, orphan.file_id, orphan.task_id):
+        if orphans.requeue(db, orphan) and orphan.task_id and send_ingest(app, db, orphan.file_id, orphan.task_id):
             requeued += 1
     if requeued or failed:
         log.info("recovery: %s file(s) sent again, %s failed", requeued, failed)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, select
 
-from catalog import jobs, repository
+from catalog import jobs, orphans, repository
 from catalog.database import Database
 from catalog.models import Chunk, File, FileStatus
 from ingestion.celery_app import create_celery
@@ -63,9 +63,9 @@ class CatalogRepairs:
     def unstick(self, row: File) -> str:
         if row.status == FileStatus.PROCESSING and row.attempts >= self.ingestion.max_attempts:
             return self.fail(row, "parse_crash", f"the worker died {row.attempts} times while processing this file")
-        orphans = jobs.find_orphans(self.db, self.ingestion.stale_queued_s, self.ingestion.unsent_grace_s)
-        orphan = next((o for o in orphans if o.file_id == row.id), None)
-        if orphan is None or not jobs.requeue(self.db, orphan):
+        lost = orphans.find_orphans(self.db, self.ingestion.stale_queued_s, self.ingestion.unsent_grace_s)
+        orphan = next((o for o in lost if o.file_id == row.id), None)
+        if orphan is None or not orphans.requeue(self.db, orphan):
             return "kept: a worker holds it now"
         return f"requeued; {self._send(row, row.task_id)}" if row.task_id else self.reingest(row)
 

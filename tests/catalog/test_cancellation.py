@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from catalog import Database, KnowledgeBase, cancellation, jobs, repository
+from catalog import Database, KnowledgeBase, cancellation, jobs, orphans, repository
 from catalog.cancellation import NotCancellable
 from catalog.errors import NotFound
 from tests.catalog.test_jobs import chunks_of, expire, new_file, reload, rows, task_of
@@ -149,13 +149,13 @@ def test_the_recovery_sweep_never_brings_a_cancelled_file_back(db: Database, kb:
     running, unsent = new_file(db, kb, "a" * 64), new_file(db, kb, "b" * 64)
     jobs.claim(db, running.id, "dead-worker", 60)
     expire(db, running.id)
-    seen = {o.file_id: o for o in jobs.find_orphans(db, queued_older_than_s=0, unsent_grace_s=0)}
+    seen = {o.file_id: o for o in orphans.find_orphans(db, queued_older_than_s=0, unsent_grace_s=0)}
     assert set(seen) == {running.id, unsent.id}  # what a sweep saw just before the cancel
 
     cancellation.cancel_pending(db, kb.id, "stop")
 
-    assert not jobs.requeue(db, seen[running.id])
-    assert not jobs.requeue(db, seen[unsent.id])
+    assert not orphans.requeue(db, seen[running.id])
+    assert not orphans.requeue(db, seen[unsent.id])
     assert not jobs.fail_orphan(db, seen[running.id], "parse_crash", "gave up")
-    assert jobs.find_orphans(db, queued_older_than_s=0, unsent_grace_s=0) == []
+    assert orphans.find_orphans(db, queued_older_than_s=0, unsent_grace_s=0) == []
     assert [reload(db, f.id).status for f in (running, unsent)] == ["cancelled", "cancelled"]

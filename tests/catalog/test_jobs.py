@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from catalog import Chunk, Database, File, KnowledgeBase, Task, jobs, repository
+from catalog import Chunk, Database, File, KnowledgeBase, Task, jobs, orphans, repository
 from catalog.models import utcnow
 from vectorstore.ids import chunk_id
 
@@ -215,15 +215,15 @@ def test_find_orphans_finds_expired_leases_and_unsent_rows(db: Database, kb: Kno
     with db.write() as s:  # the dead worker's lease ran out a minute ago
         s.execute(update(File).where(File.id == expired.id).values(lease_expires_at=utcnow() - timedelta(minutes=1)))
 
-    orphans = {o.file_id: o for o in jobs.find_orphans(db, queued_older_than_s=3600, unsent_grace_s=0)}
+    lost = {o.file_id: o for o in orphans.find_orphans(db, queued_older_than_s=3600, unsent_grace_s=0)}
 
-    assert set(orphans) == {expired.id, unsent.id}
-    assert orphans[expired.id].reason == "lease expired"
-    assert orphans[expired.id].attempts == 1
-    assert orphans[unsent.id].reason == "not enqueued"
-    assert orphans[unsent.id].task_id == unsent.task_id
+    assert set(lost) == {expired.id, unsent.id}
+    assert lost[expired.id].reason == "lease expired"
+    assert lost[expired.id].attempts == 1
+    assert lost[unsent.id].reason == "not enqueued"
+    assert lost[unsent.id].task_id == unsent.task_id
 
-    stale = {o.file_id: o.reason for o in jobs.find_orphans(db, queued_older_than_s=0, unsent_grace_s=0)}
+    stale = {o.file_id: o.reason for o in orphans.find_orphans(db, queued_older_than_s=0, unsent_grace_s=0)}
     assert stale[sent.id] == "stale queue"
     assert live.id not in stale
     assert done.id not in stale
@@ -234,10 +234,10 @@ def test_requeue_puts_an_orphan_back_unsent(db: Database, kb: KnowledgeBase) -> 
     repository.mark_enqueued(db, file.id, file.task_id or "")
     jobs.claim(db, file.id, "dead-worker", lease_s=60)
     expire(db, file.id)
-    (orphan,) = jobs.find_orphans(db, 3600, unsent_grace_s=0)
+    (orphan,) = orphans.find_orphans(db, 3600, unsent_grace_s=0)
 
-    assert jobs.requeue(db, orphan)
+    assert orphans.requeue(db, orphan)
 
     row = reload(db, file.id)
     assert (row.status, row.lease_owner, row.enqueued) == ("queued", None, False)
-    assert [o.reason for o in jobs.find_orphans(db, 3600, unsent_grace_s=0)] == ["not enqueued"]
+    assert [o.reason for o in orphans.find_orphans(db, 3600, unsent_grace_s=0)] == ["not enqueued"]

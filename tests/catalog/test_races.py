@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import update
 
-from catalog import Database, File, KnowledgeBase, Task, jobs, repository
+from catalog import Database, File, KnowledgeBase, Task, jobs, orphans, repository
 from catalog.models import ProcessLock
 from tests.catalog.test_jobs import expire, new_file, reload, rows
 
@@ -47,10 +47,10 @@ def test_a_sweep_that_saw_an_expired_lease_does_not_requeue_a_file_claimed_since
     file = new_file(db, kb)
     jobs.claim(db, file.id, "dead-worker", 60)
     expire(db, file.id)
-    (seen,) = jobs.find_orphans(db, 3600, unsent_grace_s=0)
+    (seen,) = orphans.find_orphans(db, 3600, unsent_grace_s=0)
 
     assert jobs.claim(db, file.id, "new-worker", 60) is not None  # takes the expired lease
-    assert not jobs.requeue(db, seen)
+    assert not orphans.requeue(db, seen)
 
     row = reload(db, file.id)
     assert (row.status, row.lease_owner) == ("processing", "new-worker")
@@ -62,11 +62,11 @@ def test_claim_against_requeue_never_leaves_a_claimer_without_its_lease(db: Data
         file = new_file(db, kb, f"{n:064d}")
         jobs.claim(db, file.id, "dead-worker", 60)
         expire(db, file.id)
-        (seen,) = [o for o in jobs.find_orphans(db, 3600, unsent_grace_s=0) if o.file_id == file.id]
+        (seen,) = [o for o in orphans.find_orphans(db, 3600, unsent_grace_s=0) if o.file_id == file.id]
         claimed: list[object] = []
         _race(
             lambda f=file, out=claimed: out.append(jobs.claim(db, f.id, "new-worker", 60)),
-            lambda s=seen: jobs.requeue(db, s),
+            lambda s=seen: orphans.requeue(db, s),
         )
         row = reload(db, file.id)
         if claimed[0] is not None:
