@@ -1,7 +1,8 @@
 """Passages cut to a token budget before they reach the LLM.
 
-Time to first token is prompt processing: on 2 cores the 0.5B model reads ~170 tokens/s, so three
-whole FAQ passages (~1,000 tokens) cost ~6 s before the first word. Each passage keeps its opening
+Time to first token is prompt processing: on 2 quiet cores the 0.5B model reads ~125 tokens/s
+(~195 with an AVX-512 build of llama.cpp), so three whole FAQ passages (~1,000 tokens) cost 5-8 s
+before the first word. Each passage keeps its opening
 line (usually the heading, which says what the passage is about) and a run of sentences from the one
 that shares most keyword-search tokens with the question onwards, since answers follow the words
 that match the question. Better-ranked passages get a larger share; what one leaves unused goes to
