@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
-import httpx
 import psycopg
 import pytest
 
@@ -35,41 +32,6 @@ def test_temporary_database_is_created_and_dropped() -> None:
             assert conn.execute("SELECT current_database()").fetchone() == (name,)
     with psycopg.connect(bench.ADMIN_URL) as admin:
         assert admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None
-
-
-def _fake_server(calls: list[str]) -> httpx.Client:
-    """Answers as kb-server does, for the requests the benchmark sends."""
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        calls.append(f"{request.method} {request.url.path}")
-        path = request.url.path
-        if request.method == "POST" and path == "/api/kbs":
-            return httpx.Response(201, json={"name": json.loads(request.content)["name"]})
-        if path.endswith("/files") and request.method == "POST":
-            return httpx.Response(202, json={"files": [{"status": "queued"}]})
-        if path.endswith("/files"):
-            return httpx.Response(200, json={"files": [{"name": "a", "status": "done"}]})
-        if path == "/api/kbs":
-            return httpx.Response(200, json={"kbs": [{"chunks": 4}, {"chunks": 3}]})
-        if path.endswith("/search"):
-            return httpx.Response(200, json={"hits": []})
-        return httpx.Response(404)
-
-    return httpx.Client(transport=httpx.MockTransport(answer), base_url="http://kb")
-
-
-def test_ingest_and_latencies_send_what_the_api_expects() -> None:
-    calls: list[str] = []
-    http = _fake_server(calls)
-    sources = {"faq": bench.corpus(quick=True)["faq"][:1]}
-    chunks, seconds = bench.ingest(http, sources)
-    assert chunks == 7
-    assert seconds >= 0
-    cold, warm = bench.latencies(http, ["faq", "other"], ["q1", "q2", "q3"])
-    assert len(cold) == 2
-    assert len(warm) == 6
-    searches = [c for c in calls if c.endswith("/search")]
-    assert searches[0] == f"POST /api/kbs/{bench.EMPTY_KB}/search"
 
 
 def test_report_prints_database_over_local() -> None:
