@@ -39,11 +39,23 @@ def free_port() -> int:
 
 
 class Server:
-    """`kb-server up` on its own data dir and port; settings are the shipped ones plus `env` (KB_…)."""
+    """`kb-server up` on its own data dir and port; settings are the shipped ones plus `env` (KB_…).
 
-    def __init__(self, root: Path, onnx_dir: Path = SHARED_ONNX, **env: str) -> None:
-        self.data_dir = root / "data"
-        self.log_path = root / "up.log"
+    `command="api"` with the `data_dir` of a running `up` starts one more API process beside it
+    (it finds that `up`'s Redis through the data dir), e.g. a fresh one with nothing loaded yet.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        onnx_dir: Path = SHARED_ONNX,
+        command: str = "up",
+        data_dir: Path | None = None,
+        **env: str,
+    ) -> None:
+        self.command = command
+        self.data_dir = data_dir or root / "data"
+        self.log_path = root / f"{command}.log"
         self.onnx_dir = onnx_dir
         self.port = free_port()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
@@ -63,7 +75,8 @@ class Server:
                 shared.mkdir(parents=True, exist_ok=True)
                 link.parent.mkdir(parents=True, exist_ok=True)
                 link.symlink_to(shared.resolve(), target_is_directory=True)
-        command = ["up", "--data-dir", str(self.data_dir), "--port", str(self.port)]
+        command = [self.command, "--data-dir", str(self.data_dir), "--port", str(self.port)]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "kb_server", *command],
@@ -85,7 +98,7 @@ class Server:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"kb-server up exited with {self.process.returncode}:\n{self.tail()}")
+                raise RuntimeError(f"kb-server {self.command} exited with {self.process.returncode}:\n{self.tail()}")
             with contextlib.suppress(httpx.HTTPError):
                 if self.http.get("/readyz", timeout=5).status_code == 200:
                     return
