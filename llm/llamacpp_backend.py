@@ -74,9 +74,11 @@ class LlamaCppLLM:
         assert build is not None  # llama_cpp imported above
         if build.amx:
             log.warning(
-                "llama.cpp was built with AMX kernels (GGML_NATIVE on an AMX CPU), which crash on this "
-                "model: loading it without extra buffer types (no AMX, no weight repacking). For full "
-                "speed, reinstall llama-cpp-python with scripts/install.sh or CMAKE_ARGS=-DGGML_NATIVE=OFF"
+                "llama.cpp was built with AMX kernels (GGML_NATIVE on an AMX CPU), whose matrix multiply "
+                "segfaulted in chat: loading the model without extra buffer types (no AMX, no weight "
+                "repacking). Rebuild it with scripts/install.sh, or: CMAKE_ARGS=-DGGML_NATIVE=OFF pip install "
+                "--no-cache-dir --force-reinstall --no-deps llama-cpp-python==%s",
+                build.version,
             )
         try:
             with model_params_for(build):

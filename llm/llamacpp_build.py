@@ -2,7 +2,7 @@
 
 A build made with llama.cpp's default ``GGML_NATIVE=ON`` (what a plain ``pip install`` of
 llama-cpp-python compiles) on a CPU with AMX puts the weights in ggml's AMX buffer type, whose
-matrix multiply (``ggml_backend_amx_mul_mat``) segfaulted on the 0.5B Qwen. That kernel is reached
+matrix multiply (``ggml_backend_amx_mul_mat``) segfaulted in chat. That kernel is reached
 only through the CPU backend's *extra* buffer types, so such a build is loaded with them off
 (``use_extra_bufts``), which also turns off weight repacking. ``scripts/install.sh`` never builds AMX.
 """

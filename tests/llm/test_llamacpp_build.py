@@ -58,7 +58,7 @@ def test_the_installed_build_reports_itself() -> None:
 
 @pytest.mark.integration
 def test_an_amx_build_loads_the_model_without_extra_buffer_types_and_still_answers(
-    bundled_gguf: str, monkeypatch: pytest.MonkeyPatch
+    bundled_gguf: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     import llama_cpp.llama_cpp as lib
 
@@ -70,6 +70,7 @@ def test_an_amx_build_loads_the_model_without_extra_buffer_types_and_still_answe
     model = backend.LlamaCppLLM(LLMSettings(model_path=bundled_gguf, n_ctx=512, max_tokens=8, temperature=0.0))
     try:
         assert model.build.amx
+        assert "CMAKE_ARGS=-DGGML_NATIVE=OFF pip install" in caplog.text
         assert model._llama.model_params.use_extra_bufts is False
         assert lib.llama_model_default_params is default  # put back after the load
         assert lib.llama_model_default_params().use_extra_bufts is True
