@@ -6,6 +6,7 @@ runs under a lock owned by the instance; the server bounds the queue in front of
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from typing import Any, cast
 
 from llm.base import Completion, Message, PromptStyle
 from llm.errors import LLMGenerationError, LLMNotInstalled, LLMUnavailable
+from llm.llamacpp_build import LlamaCppBuild, loaded_build, model_params_for
 from llm.model_files import ensure_model_file, locate_parts
 from llm.presets import PRESETS
 from llm.prompts import fixed_prefix
@@ -21,6 +23,8 @@ from llm.settings import LLMSettings
 from llm.threads import threads_for_now
 
 BUNDLED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+log = logging.getLogger(__name__)
 
 
 def bundled_model_path() -> str:
@@ -66,15 +70,27 @@ class LlamaCppLLM:
             path = str(ensure_model_file(preset.file, settings.cache_dir or cache_dir))
         if not os.path.isfile(path):
             raise LLMUnavailable(f"LLM model file not found: {path}")
-        try:
-            self._llama = llama_cpp.Llama(
-                model_path=path,
-                n_ctx=settings.resolved_n_ctx(),
-                n_threads=settings.n_threads,
-                verbose=False,
+        build = loaded_build()
+        assert build is not None  # llama_cpp imported above
+        if build.amx:
+            log.warning(
+                "llama.cpp was built with AMX kernels (GGML_NATIVE on an AMX CPU), whose matrix multiply "
+                "segfaulted in chat: loading the model without extra buffer types (no AMX, no weight "
+                "repacking). Rebuild it with scripts/install.sh, or: CMAKE_ARGS=-DGGML_NATIVE=OFF pip install "
+                "--no-cache-dir --force-reinstall --no-deps llama-cpp-python==%s",
+                build.version,
             )
+        try:
+            with model_params_for(build):
+                self._llama = llama_cpp.Llama(
+                    model_path=path,
+                    n_ctx=settings.resolved_n_ctx(),
+                    n_threads=settings.n_threads,
+                    verbose=False,
+                )
         except (ValueError, RuntimeError) as exc:
             raise LLMUnavailable(f"llama.cpp could not load {path}: {exc}") from exc
+        self.build: LlamaCppBuild = build
         self._settings = settings
         self._stop = list(preset.stop)
         self._lock = threading.Lock()

