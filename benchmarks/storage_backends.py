@@ -26,25 +26,25 @@ of a backend are pooled; the ratios are database / local.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import psycopg
 
+from benchmarks import postgres
 from benchmarks.harness import SHARED_DATA, Server, create_kb, upload_paths, wait_settled
 from benchmarks.synthetic import faq_texts, load_average, pct
 
 BACKENDS = ("local", "database")
 ADMIN_URL = os.environ.get("BENCHMARK_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
+# An empty database on the machine's PostgreSQL, as a SQLAlchemy URL; dropped afterwards.
+temporary_database = functools.partial(postgres.temporary_database, ADMIN_URL, "kb_bench")
 EMPTY_KB = "empty"  # searched first in each fresh API process, untimed
 
 
@@ -86,20 +86,6 @@ def pair_orders(pairs: int) -> list[str]:
     for pair in range(pairs):
         order += BACKENDS if pair % 2 == 0 else BACKENDS[::-1]
     return order
-
-
-@contextmanager
-def temporary_database() -> Iterator[str]:
-    """An empty database on the machine's PostgreSQL, as a SQLAlchemy URL; dropped afterwards."""
-    name = f"kb_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def ingest(http: httpx.Client, sources: dict[str, list[Path]]) -> tuple[int, float]:

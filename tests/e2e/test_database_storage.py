@@ -20,6 +20,7 @@ from ingestion.uploads import UploadStore
 from tests.reliability.corpus import notes
 from tests.reliability.probe import pool_children, tally_chunks
 from tests.support.client import KBClient
+from tests.support.inspect_data import kb_id_of
 from tests.support.postgres import temporary_database
 from tests.support.processes import Proc, free_port, share_int8_build, wait_http
 from tests.support.stack import Stack
@@ -126,15 +127,6 @@ def _search(client: KBClient, kb: str, query: str, mode: str) -> list[dict]:
     return client.search(kb, query, top_k=1, mode=mode)
 
 
-def _kb_id(database_url: str, kb: str) -> int:
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text("SELECT id FROM knowledge_bases WHERE name = :n"), {"n": kb}).scalar_one())
-    finally:
-        engine.dispose()
-
-
 def _segment_names(hosts: Hosts, kb_id: int, file_id: int) -> list[str]:
     return hosts.segments.store.names(f"{kb_id}/segments", start=f"{file_id}.")
 
@@ -172,7 +164,7 @@ def test_a_batch_ingested_by_two_workers_is_searched_from_another_api_with_no_sh
 
 def test_delete_and_reingest_are_seen_by_every_api(hosts: Hosts) -> None:
     kb = hosts.first.create_kb("tidepool")["name"]
-    kb_id = _kb_id(hosts.database_url, kb)
+    kb_id = kb_id_of(hosts.database_url, kb)
     docs = [_doc(i, "tide pool") for i in range(3)]
     entries = {e["name"]: e for e in _upload_batch(hosts.stack.base_url, kb, docs)}
     hosts.first.wait_settled(kb, expected=3)
@@ -207,7 +199,7 @@ def test_delete_and_reingest_are_seen_by_every_api(hosts: Hosts) -> None:
 def test_a_worker_killed_mid_file_leaves_every_file_done_once_and_no_stray_segment(hosts: Hosts) -> None:
     """Last in the module: it kills one of the stack's two workers."""
     kb = hosts.first.create_kb("killed")["name"]
-    kb_id = _kb_id(hosts.database_url, kb)
+    kb_id = kb_id_of(hosts.database_url, kb)
     doomed = hosts.stack.workers[0]
     docs = notes(6, f"db-kill-{hosts.stack.broker}", paragraphs=30)
     assert hosts.first.upload(kb, docs).status_code == 202

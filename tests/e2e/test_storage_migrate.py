@@ -23,6 +23,7 @@ from kb_server.cli.main import build_parser
 from kb_server.cli.storage_migrate import migrate_storage, storage_migrate_main
 from kb_server.settings import Settings, load_settings
 from tests.support.client import KBClient
+from tests.support.inspect_data import kb_id_of
 from tests.support.postgres import temporary_database
 from tests.support.processes import REPO, Proc, base_env, free_port, wait_http
 from tests.support.stack import Stack
@@ -81,7 +82,7 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migrated]:
             stack.api.stop()
             for worker in stack.workers:
                 worker.stop()
-            yield Migrated(stack, database_url, root, baseline, _kb_id(database_url))
+            yield Migrated(stack, database_url, root, baseline, kb_id_of(database_url, KB))
         finally:
             stack.stop()
 
@@ -210,15 +211,6 @@ def test_doctor_on_database_storage_finds_and_repairs_a_missing_segment_and_orph
     finally:
         kbs.dispose()
         uploads.dispose()
-
-
-def _kb_id(database_url: str) -> int:
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text("SELECT id FROM knowledge_bases WHERE name = :n"), {"n": KB}).scalar_one())
-    finally:
-        engine.dispose()
 
 
 def _age(database_url: str, name: str) -> None:

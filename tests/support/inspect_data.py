@@ -53,3 +53,15 @@ def _files_of(data_dir: Path, kb_name: str, database_url: str | None) -> tuple[i
             return kb_id, segment_set, list(conn.execute(text(_FILES_OF_KB), {"kb": kb_id}).all())
     finally:
         engine.dispose()
+
+
+def kb_id_of(database_url: str, kb_name: str) -> int:
+    """The id of the KB named `kb_name` in the catalog at `database_url`."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return int(
+                conn.execute(text("SELECT id FROM knowledge_bases WHERE name = :n"), {"n": kb_name}).scalar_one()
+            )
+    finally:
+        engine.dispose()
