@@ -21,6 +21,7 @@ from catalog.database import Database
 from catalog.migrate import migrate
 from catalog.models import File, FileStatus
 from ingestion.storage import StoragePaths, build_byte_stores
+from kb_server.cli.terminal import human_bytes
 from kb_server.runtime.paths import DataPaths
 from kb_server.settings import Settings
 from vectorstore.byte_copy import CopyTally, copy_objects
@@ -106,12 +107,12 @@ def _copy_bucket(source: ByteStore, target: ByteStore, bucket: str, out: TextIO)
         done[0], done[1] = done[0] + 1, done[1] + size
         if time.monotonic() - last[0] >= PROGRESS_EVERY_S:
             last[0] = time.monotonic()
-            print(f"  {bucket}: {done[0]} objects ({_size(done[1])}) so far, at {name}", file=out, flush=True)
+            print(f"  {bucket}: {done[0]} objects ({human_bytes(done[1])}) so far, at {name}", file=out, flush=True)
 
     tally = copy_objects(source, target, content_named=bucket == "uploads", progress=progress)
     print(
-        f"  {bucket}: {tally.copied} copied ({_size(tally.copied_bytes)}), "
-        f"{tally.skipped} already there ({_size(tally.skipped_bytes)})"
+        f"  {bucket}: {tally.copied} copied ({human_bytes(tally.copied_bytes)}), "
+        f"{tally.skipped} already there ({human_bytes(tally.skipped_bytes)})"
         + (f", {tally.only_in_target} only in the target (left alone)" if tally.only_in_target else ""),
         file=out,
         flush=True,
@@ -123,8 +124,8 @@ def _print_summary(summary: MigrateSummary, source: str, out: TextIO) -> None:
     copied_bytes = sum(t.copied_bytes for t in summary.buckets.values())
     skipped_bytes = sum(t.skipped_bytes for t in summary.buckets.values())
     print(
-        f"copied {summary.copied} objects ({_size(copied_bytes)}), skipped {summary.skipped} already there "
-        f"({_size(skipped_bytes)}); nothing was deleted from {source}.",
+        f"copied {summary.copied} objects ({human_bytes(copied_bytes)}), skipped {summary.skipped} already there "
+        f"({human_bytes(skipped_bytes)}); nothing was deleted from {source}.",
         file=out,
     )
     print(
@@ -146,11 +147,3 @@ def _other(to: Target) -> Target:
 
 def _shown(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
-
-
-def _size(n: int) -> str:
-    if n < 1 << 10:
-        return f"{n} B"
-    if n < 1 << 20:
-        return f"{n / (1 << 10):.1f} KiB"
-    return f"{n / (1 << 20):.1f} MiB" if n < 1 << 30 else f"{n / (1 << 30):.2f} GiB"
