@@ -37,7 +37,7 @@ from ingestion.uploads import UploadStore
 from vectorstore import EmbeddingSettings, KBIndex, SegmentStore, build_embedder
 from vectorstore.keyword_blocks import BlockKeywordIndex
 from vectorstore.keyword_index import KeywordIndex, KeywordSegmentStore
-from vectorstore.tokenize import tokenize
+from vectorstore.tokenize import index_tokens
 
 PER_FILE = 100
 PAGES = ["windows.html", "extending.html", "general.html", "installed.html", "gui.html", "library.html"]
@@ -107,7 +107,7 @@ def fill(ctx: IngestionContext, name: str, chunks: int, bases: object) -> Reader
             cid = (file_id << 20) | i
             chunk_rows.append({"id": cid, "file_id": file_id, "kb_id": kb.id, "ordinal": i, "text": text, "meta": {}})
             ids.append(cid)
-            tokens.append(tokenize(text, "auto"))
+            tokens.append(index_tokens(text, "auto"))
         ctx.keywords.write(kb.id, file_id, 1, "auto", ids, tokens)
     with ctx.db.write() as s:
         s.execute(insert(File), file_rows)

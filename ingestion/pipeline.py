@@ -33,7 +33,7 @@ from ingestion.reembed import embed_texts, stage_ingested
 from vectorstore import Embedder, Segment
 from vectorstore.ids import MAX_CHUNKS_PER_FILE, chunk_id
 from vectorstore.model_spec import same_vector_space
-from vectorstore.tokenize import tokenize
+from vectorstore.tokenize import index_tokens
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ def _run(
 
         report("indexing", 0, 1)
         if tokens is None:
-            tokens = [tokenize(t, mode) for t in texts]
+            tokens = [index_tokens(t, mode) for t in texts]
         heartbeat.check()
         segment_set = vectors_at.segment_set
         ctx.segments.write(claim.kb_id, claim.file_id, claim.run, Segment(ids=ids, vectors=vectors), segment_set)

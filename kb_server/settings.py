@@ -53,6 +53,13 @@ class SearchSettings(BaseModel):
     cjk_dense_weight: float = Field(
         default=0.1, ge=0.0, le=1.0, description="dense share for Chinese queries when the embedder reads no Chinese"
     )
+    context_share: float = Field(
+        default=0.5,
+        ge=0.0,
+        lt=1.0,
+        description="keyword search: share of the query's weight that words carried from earlier turns get "
+        "together (a follow-up's own words get the rest)",
+    )
     candidates: int = Field(default=50, ge=1, description="results taken from each retriever before fusion")
     dedupe_similarity: float = Field(
         default=0.9, gt=0.0, le=1.0, description="drop hits this similar to a better one (1.0: keep all)"

@@ -24,6 +24,14 @@ from scipy import sparse
 from vectorstore.ids import file_of
 from vectorstore.keyword_index import K1, B, TokenLoader
 
+# The query's tokens (each occurrence weighs 1), or each term's weight (a follow-up's own words
+# above those carried from earlier turns, kb_server.services.search).
+Query = Sequence[str] | Mapping[str, float]
+
+
+def query_term_weights(query: Query) -> Mapping[str, float]:
+    return query if isinstance(query, Mapping) else Counter(query)
+
 
 @dataclass(eq=False)
 class _Block:
@@ -149,14 +157,15 @@ class BlockKeywordIndex:
         where = self._blocks.index(blocks[0])
         self._blocks[where : where + len(blocks)] = [merged] if len(merged.ids) else []
 
-    def _query(self, query_tokens: Sequence[str]) -> tuple[np.ndarray, np.ndarray, float]:
-        terms = Counter(t for t in query_tokens if t in self._vocab)
+    def _query(self, query: Query) -> tuple[np.ndarray, np.ndarray, float]:
+        counts = query_term_weights(query)
+        terms = {t: n for t, n in counts.items() if t in self._vocab}
         cols = np.asarray([self._vocab[t] for t in terms], dtype=np.int64)
         df = self._df[cols].astype(np.float64)
         idf = np.log(1.0 + (self._docs - df + 0.5) / (df + 0.5))
         weights = idf * np.asarray(list(terms.values()), dtype=np.float64)
         best = float(weights.sum() * (K1 + 1))
-        missing = sum(n for t, n in Counter(query_tokens).items() if t not in self._vocab)
+        missing = sum(n for t, n in counts.items() if t not in self._vocab)
         if self._docs:
             best += missing * (K1 + 1) * math.log(1.0 + (self._docs + 0.5) / 0.5)
         return cols, weights, best
@@ -174,12 +183,12 @@ class BlockKeywordIndex:
         values = coo.data * (K1 + 1) / (coo.data + norm[coo.row]) * weights[keep][coo.col]
         return np.bincount(coo.row, weights=values, minlength=sub.shape[0])
 
-    def search(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
+    def search(self, query: Query, k: int) -> list[tuple[int, float]]:
         """The `k` best chunk ids with BM25 scores scaled into 0..1, best first."""
         with self._lock:
             if not self._docs or k <= 0:
                 return []
-            cols, weights, best = self._query(query_tokens)
+            cols, weights, best = self._query(query)
             if not len(cols) or best <= 0:
                 return []
             found: list[tuple[float, int]] = []
@@ -192,7 +201,7 @@ class BlockKeywordIndex:
         found.sort(key=lambda item: -item[0])
         return [(cid, score) for score, cid in found[:k]]
 
-    def scores_for(self, query_tokens: Sequence[str], chunk_ids: Sequence[int]) -> dict[int, float]:
+    def scores_for(self, query: Query, chunk_ids: Sequence[int]) -> dict[int, float]:
         """Scaled BM25 of specific chunks (0 for chunks without a query term)."""
         with self._lock:
             located: dict[int, list[tuple[int, int]]] = {}
@@ -203,7 +212,7 @@ class BlockKeywordIndex:
                     located.setdefault(id(held.block), []).append((cid, row))
             if not located:
                 return {}
-            cols, weights, best = self._query(query_tokens)
+            cols, weights, best = self._query(query)
             out = {cid: 0.0 for rows in located.values() for cid, _ in rows}
             if not len(cols) or best <= 0:
                 return out

@@ -22,6 +22,7 @@ from scipy import sparse
 from vectorstore.byte_store import ByteStore, LocalByteStore, local_path
 from vectorstore.errors import SegmentCorrupt
 from vectorstore.run_files import RunFiles
+from vectorstore.tokenize import TokenizerName, segment_tag
 
 K1 = 1.2
 B = 0.75
@@ -45,12 +46,12 @@ class KeywordSegmentStore:
         kb_id: int,
         file_id: int,
         run: int,
-        tokenizer: str,
+        tokenizer: TokenizerName,
         ids: Sequence[int],
         tokens: Sequence[Sequence[str]],
     ) -> None:
         payload = json.dumps(
-            {"tokenizer": tokenizer, "ids": [int(i) for i in ids], "tokens": [list(t) for t in tokens]},
+            {"tokenizer": segment_tag(tokenizer), "ids": [int(i) for i in ids], "tokens": [list(t) for t in tokens]},
             ensure_ascii=False,
         )
         self.runs(kb_id).write(file_id, run, payload.encode("utf-8"))
@@ -73,7 +74,7 @@ class KeywordSegmentStore:
         return data
 
     def read(
-        self, kb_id: int, file_id: int, generation: int, tokenizer: str
+        self, kb_id: int, file_id: int, generation: int, tokenizer: TokenizerName
     ) -> tuple[list[int], list[list[str]]] | None:
         """The ids and tokens of that generation, or None if it has no block made with `tokenizer`.
 
@@ -81,7 +82,7 @@ class KeywordSegmentStore:
             SegmentCorrupt: the block exists but cannot be read.
         """
         data = self.read_raw(kb_id, file_id, generation)
-        if data is None or data.get("tokenizer") != tokenizer:
+        if data is None or data.get("tokenizer") != segment_tag(tokenizer):
             return None
         return [int(i) for i in data["ids"]], [list(t) for t in data["tokens"]]
 

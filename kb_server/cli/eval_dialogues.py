@@ -58,8 +58,8 @@ def load_dialogues(path: Path, reference: Path | None) -> list[dict[str, Any]]:
     return dialogues
 
 
-def _search(http: httpx.Client, kb: str, query: str) -> list[dict[str, Any]]:
-    r = http.post(f"/api/kbs/{kb}/search", json={"query": query, "top_k": 10})
+def _search(http: httpx.Client, kb: str, query: str, context: str | None) -> list[dict[str, Any]]:
+    r = http.post(f"/api/kbs/{kb}/search", json={"query": query, "context": context, "top_k": 10})
     r.raise_for_status()
     return list(r.json()["results"])
 
@@ -106,10 +106,10 @@ def run_dialogue_eval(
                     started = time.monotonic()
                     found = _standalone(http, second["question"], history, method)
                     runs[f"turn 2 {method}"].seconds.append(time.monotonic() - started)
-                    asked.append((f"turn 2 {method}", found["searched_for"] or second["question"], found))
+                    asked.append((f"turn 2 {method}", found["query"], found))
                 for run, query, found in asked:
                     turn = first if run == "turn 1" else second
-                    results = _search(http, kb, query)
+                    results = _search(http, kb, query, found.get("context"))
                     flags = [is_relevant(h["text"], turn["answer"]) for h in results]
                     runs[run].relevance.append(flags)
                     runs[run].by_llm += found.get("method") == "llm"

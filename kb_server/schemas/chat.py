@@ -119,3 +119,9 @@ class RewriteResponse(BaseModel):
     method: Literal["llm", "keywords"] | None = Field(
         description="what rewrote it (keywords also when the model could not); null: not rewritten"
     )
+    query: str = Field(description="what is searched: the rewrite, or with keywords the question as asked")
+    context: str | None = Field(
+        default=None,
+        description="with keywords, the words carried from earlier turns: searched with `query`, weighted "
+        "below its own words (the search endpoints' `context`)",
+    )

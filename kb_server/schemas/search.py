@@ -11,6 +11,12 @@ from kb_server.schemas.kbs import KBChoice
 
 class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=4000)
+    context: str | None = Field(
+        default=None,
+        max_length=4000,
+        description="words from earlier turns a follow-up leans on (`POST /api/chat/standalone` gives them): "
+        "searched with `query`, weighted together as `search.context_share` of it in keyword search",
+    )
     top_k: int = Field(default=5, ge=1, le=100)
     score_threshold: float | None = Field(
         default=None, ge=0.0, le=1.0, description="drop results scoring below this (0..1, higher is better)"

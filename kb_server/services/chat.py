@@ -151,6 +151,7 @@ def prepare(
     mode: tuple[Mode, str | None] = ("generate", None),
     engine: ChatEngine | None = None,
     searched_for: str | None = None,
+    context: str | None = None,
 ) -> Prepared:
     """Retrieve passages and build the prompt; no citations means the KB has no answer.
 
@@ -158,13 +159,16 @@ def prepare(
 
     With an ``engine``, the prompt is in its model's style and the passages are cut to its budget.
     With ``searched_for`` (the question made standalone, kb_server.services.rewrite), that is what is
-    searched; the model still gets the question as asked, after the history.
+    searched; the model still gets the question as asked, after the history. With ``context`` (the
+    words a follow-up carries from earlier turns), the question is searched with them, weighted
+    below its own words, and ``searched_for`` is how that reads.
     """
     chat = services.settings.chat
     k = top_k or chat.top_k
     threshold = chat.score_threshold if score_threshold is None else score_threshold
     kbs = [kb] if isinstance(kb, str) else kb
-    hits = multi_search.search_kbs(services, kbs, searched_for or question, k, threshold)
+    query = question if context else searched_for or question
+    hits = multi_search.search_kbs(services, kbs, query, k, threshold, context=context)
     groups = neighbour_runs(hits) if chat.merge_neighbours else [[h] for h in hits]
     citations = [run_citation(n, run, hits) for n, run in enumerate(groups, start=1)]
     language = detect_language(question)

@@ -41,6 +41,7 @@ _ZH_REFERS = re.compile(
 # A Chinese follow-up often drops its subject altogether: it starts with a modal or a connective
 # ("能一次都生成吗？", "应该先从哪里下手？"), or ends asking what to do about it ("…怎么办？").
 _ZH_LEADS = re.compile(r"^\s*(那|那么|还有|而且|另外|也|还|如果|要是|可|但是|能|可以|会|要|应该|需要|是不是|有没有)")
+_ZH_PLACE = frozenset("里内外前后旁间边")
 _ZH_ENDS = re.compile(r"(呢|怎么办)\s*[？?]?\s*$")
 
 
@@ -56,6 +57,11 @@ def looks_dependent(question: str) -> bool:
     return len(content_words(question)) <= 1 or len(_EN_WORD.findall(question)) <= 3
 
 
+def _carries(word: str) -> bool:
+    # Chinese has one-character nouns (类, 书, 键) that content words leave out; locatives are not subjects.
+    return bool(content_words(word)) or (len(word) == 1 and bool(_HAN_RUN.fullmatch(word)) and word not in _ZH_PLACE)
+
+
 def key_terms(text: str, exclude: set[str]) -> list[str]:
     """The words of `text` that keyword search would match on, as written, but those in `exclude`
     (keyword-search tokens). Chinese runs give jieba's longest words (知识库, not also 知识)."""
@@ -63,13 +69,13 @@ def key_terms(text: str, exclude: set[str]) -> list[str]:
     seen: set[str] = set()
     for piece in _PIECE.findall(text):
         if _HAN_RUN.fullmatch(piece):
-            tokens = [t for t in tokenize(piece) if len(t) > 1]
+            tokens = tokenize(piece)
             words = [t for t in tokens if not any(t != o and t in o for o in tokens)]
         else:
             words = [piece] if tokenize(piece) else []
         for word in words:
             folded = set(tokenize(word))
-            if not folded or folded & exclude or not content_words(word) or word.lower() in seen:
+            if not folded or folded & exclude or not _carries(word) or word.lower() in seen:
                 continue
             seen.add(word.lower())
             terms.append(word)
@@ -81,7 +87,11 @@ def carry_terms(question: str, previous: str) -> str | None:
     there is nothing to add."""
     if not looks_dependent(question):
         return None
-    terms = key_terms(previous, set(tokenize(question)))
+    return shown_with(question, key_terms(previous, set(tokenize(question))))
+
+
+def shown_with(question: str, terms: Sequence[str]) -> str | None:
+    """The follow-up as it is shown searched for: its carried terms in brackets."""
     if not terms:
         return None
     if detect_language(question) == "zh":
@@ -89,12 +99,17 @@ def carry_terms(question: str, previous: str) -> str | None:
     return f"{question.strip()} ({' '.join(terms)})"
 
 
-def with_key_terms(question: str, history: Sequence[Message]) -> str | None:
-    """The follow-up made standalone from the earlier user questions, or None to search it as asked."""
+def carried_terms(question: str, history: Sequence[Message]) -> list[str]:
+    """The key terms a follow-up lacks from the earlier user questions; none when it reads as standalone."""
     asked = [m["content"] for m in history if m.get("role") == "user" and m.get("content")]
-    if not asked:
-        return None
+    if not asked or not looks_dependent(question):
+        return []
     previous = asked[0]
     for earlier in asked[1:]:
         previous = carry_terms(earlier, previous) or earlier
-    return carry_terms(question, previous)
+    return key_terms(previous, set(tokenize(question)))
+
+
+def with_key_terms(question: str, history: Sequence[Message]) -> str | None:
+    """The follow-up made standalone from the earlier user questions, or None to search it as asked."""
+    return shown_with(question, carried_terms(question, history))

@@ -53,20 +53,33 @@ def search_kbs(
     mode: str | None = None,
     tokenizer: TokenizerName | None = None,
     rerank: bool | None = None,
+    context: str | None = None,
 ) -> list[SearchHit]:
     """The best `top_k` chunks of all the KBs named, best first; one KB is a plain search.
+    `context`: words carried from earlier turns (as `search.search`).
 
     Raises:
         NotFound, EmbedderMismatch, EmbedderUnavailable, InvalidInput: as `search.search`, for any of the KBs.
     """
     names = list(dict.fromkeys(kb_names))
     if len(names) == 1:
-        return search_service.search(services, names[0], query, top_k, score_threshold, mode, tokenizer, rerank)
+        return search_service.search(
+            services, names[0], query, top_k, score_threshold, mode, tokenizer, rerank, context=context
+        )
     # KBs built with one embedder share the query's vector.
     vectors: dict[str, np.ndarray] = {}
     per_kb = [
         search_service.search(
-            services, name, query, top_k, score_threshold, mode, tokenizer, rerank, query_vectors=vectors
+            services,
+            name,
+            query,
+            top_k,
+            score_threshold,
+            mode,
+            tokenizer,
+            rerank,
+            query_vectors=vectors,
+            context=context,
         )
         for name in names
     ]

@@ -20,7 +20,7 @@ from typing import Literal
 
 from kb_server.services.chat import ChatEngine, Mode
 from kb_server.services.content_words import content_words
-from kb_server.services.followup import looks_dependent, with_key_terms
+from kb_server.services.followup import carried_terms, looks_dependent, shown_with
 from kb_server.settings import ChatSettings
 from llm import NO_ANSWER, LLMError
 from llm.base import Message
@@ -37,6 +37,7 @@ class Rewrite:
     query: str  # what search uses
     searched_for: str | None = None  # the rewritten question; None: searched as asked
     method: Method | None = None
+    context: str | None = None  # words carried from earlier turns, searched below the query's own
 
 
 def _same(a: str, b: str) -> bool:
@@ -67,8 +68,10 @@ def standalone(
             return Rewrite(question)  # the model kept it as it was, and it reads as standalone
         if text is not None and not _same(text, question) and rewrites(text, question, recent):
             return Rewrite(text, text, "llm")
-    carried = with_key_terms(question, recent)
-    return Rewrite(carried, carried, "keywords") if carried else Rewrite(question)
+    terms = carried_terms(question, recent)
+    if not terms:
+        return Rewrite(question)
+    return Rewrite(question, shown_with(question, terms), "keywords", " ".join(terms))
 
 
 def rewrites(text: str, question: str, history: Sequence[Message]) -> bool:

@@ -19,6 +19,8 @@ fused score, so the chat's threshold means the same with or without it; the cros
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,10 +34,10 @@ from kb_server.services.kb_embedders import kb_embedder
 from kb_server.settings import SearchSettings
 from vectorstore import Embedder, KBIndex
 from vectorstore.errors import SegmentCorrupt
-from vectorstore.keyword_blocks import BlockKeywordIndex
+from vectorstore.keyword_blocks import BlockKeywordIndex, Query
 from vectorstore.rerank import Reranker, relevance
 from vectorstore.score_scale import similarity_score
-from vectorstore.tokenize import TokenizerName, han_share, tokenize
+from vectorstore.tokenize import TokenizerName, han_share, index_tokens
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,21 @@ def fusion_weights(settings: SearchSettings, query: str, embedder_preset: str) -
     return Weights(settings.dense_weight, 1.0 - settings.dense_weight)
 
 
+def keyword_terms(own: Sequence[str], carried: Sequence[str], share: float) -> Query:
+    """BM25 term weights: each of the query's own tokens weighs 1, and the carried tokens it lacks
+    together weigh `share` of the whole (as query expansion weighs its added terms, RM3), so the
+    few words of a follow-up ("书呢？") are not outvoted by the many of the question before it."""
+    extra = Counter(t for t in carried if t not in own)
+    if not extra:
+        return own
+    weights: dict[str, float] = dict(Counter(own))
+    if not weights:  # nothing of its own to search for
+        return dict(extra)
+    per_token = share / (1.0 - share) * sum(weights.values()) / sum(extra.values())
+    weights.update({t: n * per_token for t, n in extra.items()})
+    return weights
+
+
 def search(
     services: Services,
     kb_name: str,
@@ -64,13 +81,16 @@ def search(
     tokenizer: TokenizerName | None = None,
     rerank: bool | None = None,
     query_vectors: dict[str, np.ndarray] | None = None,
+    context: str | None = None,
     _tries: int = 3,
 ) -> list[SearchHit]:
     """The best `top_k` chunks for `query`, best first, with scores in 0..1, each naming its KB.
 
     The KB is searched with the embedder it was built with. `rerank`: None reranks when a reranker
     is configured, False never does. `query_vectors` keeps the query's vector per embedder across
-    calls (several KBs, one question).
+    calls (several KBs, one question). `context`: words carried from earlier turns of a
+    conversation (kb_server.services.followup); the embedder reads them after the query, keyword
+    search weighs them together as `search.context_share` of the query (the rest: its own words).
     A result whose chunk left the catalog while the search ran (a new version of its document
     committed: the old chunks go as the new ones arrive) makes it search again at the new KB
     version, so a document being replaced is never missing from the results.
@@ -90,6 +110,10 @@ def search(
     preset, embedder = kb_embedder(services, kb)
     version = repository.kb_version(services.db, kb.id)
     pool = max(settings.candidates, wanted * 4)
+    text = f"{query} {context}" if context else query
+    terms = keyword_terms(
+        index_tokens(query, tokenizer), index_tokens(context or "", tokenizer), settings.context_share
+    )
     dense: dict[int, float] = {}
     keyword: dict[int, float] = {}
     query_vector = None
@@ -99,15 +123,25 @@ def search(
         index = services.indexes.get(kb.id, kb.dim, kb.segment_set)
         if index.segment_set != kb.segment_set and _tries > 1:  # re-embedded since `kb` was read
             return search(
-                services, kb_name, query, top_k, score_threshold, mode, tokenizer, rerank, query_vectors, _tries - 1
+                services,
+                kb_name,
+                query,
+                top_k,
+                score_threshold,
+                mode,
+                tokenizer,
+                rerank,
+                query_vectors,
+                context,
+                _tries - 1,
             )
         if index.version != version:
             index.sync(*repository.done_generations(services.db, kb.id))
-        query_vector = _query_vector(services, embedder, query, query_vectors)
+        query_vector = _query_vector(services, embedder, text, query_vectors)
         dense = dict(index.search(query_vector, pool))
     if mode in ("keyword", "hybrid"):
         keyword_index = _keyword_index(services, kb, version, tokenizer)
-        keyword = dict(keyword_index.search(tokenize(query, tokenizer), pool))
+        keyword = dict(keyword_index.search(terms, pool))
 
     if mode == "dense":
         scored = {cid: similarity_score(s, preset) for cid, s in dense.items()}
@@ -117,14 +151,14 @@ def search(
         assert query_vector is not None
         assert keyword_index is not None
         assert index is not None
-        weights = fusion_weights(settings, query, preset)
+        weights = fusion_weights(settings, text, preset)
         union = list(dense.keys() | keyword.keys())
         missing_dense = [c for c in union if c not in dense]
         if missing_dense:
             dense.update(index.scores_for(query_vector, missing_dense))
         missing_keyword = [c for c in union if c not in keyword]
         if missing_keyword:
-            keyword.update(keyword_index.scores_for(tokenize(query, tokenizer), missing_keyword))
+            keyword.update(keyword_index.scores_for(terms, missing_keyword))
         scored = {
             cid: weights.dense * similarity_score(dense.get(cid, 0.0), preset) + weights.keyword * keyword.get(cid, 0.0)
             for cid in union
@@ -135,10 +169,20 @@ def search(
     hits, missing = _hits(services, kb, ranked, wanted, settings.dedupe_similarity)
     if missing and _tries > 1 and repository.kb_version(services.db, kb.id) != version:
         return search(
-            services, kb_name, query, top_k, score_threshold, mode, tokenizer, rerank, query_vectors, _tries - 1
+            services,
+            kb_name,
+            query,
+            top_k,
+            score_threshold,
+            mode,
+            tokenizer,
+            rerank,
+            query_vectors,
+            context,
+            _tries - 1,
         )
     if reranker:
-        hits = _rerank(services, reranker, query, hits)
+        hits = _rerank(services, reranker, text, hits)
     return hits[:top_k]
 
 
@@ -192,7 +236,7 @@ def _keyword_index(services: Services, kb: KnowledgeBase, version: int, tokenize
             return stored
         # No segment made with this tokenizer (an older KB, an evaluation of another one, or unreadable).
         chunks = repository.chunk_texts(services.db, file_id)
-        return [c for c, _ in chunks], [tokenize(t, tokenizer) for _, t in chunks]
+        return [c for c, _ in chunks], [index_tokens(t, tokenizer) for _, t in chunks]
 
     index.sync(done_version, generations, load)
     return index

@@ -68,7 +68,10 @@ def test_keywords_setting_and_the_switch_off() -> None:
     history = _turns("How do I install a source package?")
     carried = "and how do I build it? (install source package)"
     keywords = ChatSettings(rewrite="keywords")
-    assert standalone(keywords, None, "and how do I build it?", history) == Rewrite(carried, carried, "keywords")
+    # The question is searched as asked with the carried words as context, shown with them in brackets.
+    assert standalone(keywords, None, "and how do I build it?", history) == Rewrite(
+        "and how do I build it?", carried, "keywords", "install source package"
+    )
     assert standalone(ChatSettings(rewrite="off"), None, "and how do I build it?", history) == Rewrite(
         "and how do I build it?"
     )

@@ -93,3 +93,13 @@ def test_an_emptied_index_answers_nothing() -> None:
     assert index.search(["w1"], 5) == []
     assert index.scores_for(["w1"], [chunk_id(1, 0)]) == {}
     assert index.version == 2
+
+
+@pytest.mark.unit
+def test_term_weights_count_like_repeated_tokens_and_scale_the_best_score() -> None:
+    data = {1: ([chunk_id(1, 0), chunk_id(1, 1), chunk_id(1, 2)], [["book", "python"], ["python", "list"], ["x"]])}
+    index = BlockKeywordIndex()
+    index.sync(1, {1: 1}, lambda f: data[f])
+
+    assert index.search({"book": 2.0, "python": 1.0}, 3) == index.search(["book", "book", "python"], 3)
+    assert index.scores_for({"book": 0.5}, [chunk_id(1, 0)]) == index.scores_for(["book"], [chunk_id(1, 0)])

@@ -42,8 +42,11 @@ def test_segments_round_trip_as_json_without_pickle(tmp_path: Path) -> None:
     assert ids == [chunk_id(2, 0), chunk_id(2, 1)]
     assert tokens[1] == tokenize(FILES[2][1])
     raw = json.loads(store.path(7, 2, 1).read_text())
-    assert raw["tokenizer"] == "auto"
+    assert raw["tokenizer"] == "auto+chars"
     assert store.read(7, 2, 1, "simple") is None  # made with another tokenizer: re-tokenize instead
+    raw["tokenizer"] = "auto"  # a segment from before Han characters were indexed
+    store.path(7, 2, 1).write_text(json.dumps(raw))
+    assert store.read(7, 2, 1, "auto") is None
     assert store.read(7, 99, 1, "auto") is None
     store.path(7, 1, 1).write_text("{not json")
     with pytest.raises(SegmentCorrupt):

@@ -71,7 +71,16 @@ def chat(body: ChatRequest, services: ServicesDep, engine: ChatDep, owner: Owner
     if body.rewrite:
         searched = rewrite_service.standalone(services.settings.chat, engine, body.question, history, mode=mode[0])
     prepared = chat_service.prepare(
-        services, kbs, body.question, history, body.top_k, body.score_threshold, mode, engine, searched.searched_for
+        services,
+        kbs,
+        body.question,
+        history,
+        body.top_k,
+        body.score_threshold,
+        mode,
+        engine,
+        searched.searched_for,
+        searched.context,
     )
     if body.stream:
         stream = chat_service.TokenStream(engine, prepared)
@@ -86,7 +95,13 @@ def standalone_question(body: RewriteRequest, services: ServicesDep, engine: Cha
     it is searched as asked. For evaluations and clients that search themselves."""
     history = [t.model_dump() for t in body.history]
     found = rewrite_service.standalone(services.settings.chat, engine, body.question, history, body.method)
-    return RewriteResponse(question=body.question, searched_for=found.searched_for, method=found.method)
+    return RewriteResponse(
+        question=body.question,
+        searched_for=found.searched_for,
+        method=found.method,
+        query=found.query,
+        context=found.context,
+    )
 
 
 def _response(answer: chat_service.Answer, prepared: chat_service.Prepared) -> ChatResponse:

@@ -91,7 +91,16 @@ def chat_completions(body: OpenAIChatRequest, services: ServicesDep, engine: Cha
     mode = engine.choose_mode(None)
     searched = rewrite_service.standalone(services.settings.chat, engine, question[:4000], history, mode=mode[0])
     prepared = chat_service.prepare(
-        services, model_kbs(body.model), question[:4000], history, None, None, mode, engine, searched.searched_for
+        services,
+        model_kbs(body.model),
+        question[:4000],
+        history,
+        None,
+        None,
+        mode,
+        engine,
+        searched.searched_for,
+        searched.context,
     )
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())

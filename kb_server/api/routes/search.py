@@ -31,7 +31,15 @@ def search_kb(kb: str, body: SearchRequest, services: ServicesDep) -> SearchResp
     its vectors, 503 `embedder_unavailable` when that embedder cannot be loaded here)."""
     top_k = min(body.top_k, services.settings.search.max_top_k)
     hits = search_service.search(
-        services, kb, body.query, top_k, body.score_threshold, body.mode, body.tokenizer, body.rerank
+        services,
+        kb,
+        body.query,
+        top_k,
+        body.score_threshold,
+        body.mode,
+        body.tokenizer,
+        body.rerank,
+        context=body.context,
     )
     return SearchResponse(results=hits)
 
@@ -44,6 +52,14 @@ def search_kbs(body: KBSearchRequest, services: ServicesDep) -> SearchResponse:
     `kb`. `kb` and `kbs` together are a 422."""
     top_k = min(body.top_k, services.settings.search.max_top_k)
     hits = multi_search.search_kbs(
-        services, body.kb_names, body.query, top_k, body.score_threshold, body.mode, body.tokenizer, body.rerank
+        services,
+        body.kb_names,
+        body.query,
+        top_k,
+        body.score_threshold,
+        body.mode,
+        body.tokenizer,
+        body.rerank,
+        context=body.context,
     )
     return SearchResponse(results=hits)
