@@ -99,7 +99,7 @@ def test_a_follow_up_finds_its_passage_only_when_searched_as_a_standalone_questi
     assert r.json()["searched_for"]  # by SmolLM2, or by the key terms when its reply is unusable
 
 
-def test_the_llm_rewrite_comes_back_cleaned_or_falls_back_to_key_terms(client: KBClient) -> None:
+def test_the_llm_rewrite_comes_back_cleaned_or_falls_back_to_key_terms(client: KBClient, gadgets: str) -> None:
     history = [{"role": "user", "content": FIRST}, {"role": "assistant", "content": "Run pip install frobnicator [1]."}]
     r = client.http.post("/api/chat/standalone", json={"question": FOLLOW_UP, "history": history, "method": "llm"})
     assert r.status_code == 200, r.text
@@ -114,7 +114,15 @@ def test_the_llm_rewrite_comes_back_cleaned_or_falls_back_to_key_terms(client: K
         "question": FOLLOW_UP,
         "searched_for": f"{FOLLOW_UP} (install Frobnicator)",
         "method": "keywords",
+        "query": FOLLOW_UP,
+        "context": "install Frobnicator",
     }
+    # Searched as chat searches it: the question, with the carried words as context.
+    hits = client.http.post(
+        f"/api/kbs/{gadgets}/search", json={"query": keywords["query"], "context": keywords["context"]}
+    )
+    assert hits.status_code == 200, hits.text
+    assert "frobnicator" in hits.json()["results"][0]["text"].lower()
 
 
 def _chat_requests(http: httpx.Client) -> float:

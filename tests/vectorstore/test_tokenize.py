@@ -32,7 +32,8 @@ def test_simple_mode_keeps_a_han_run_as_one_token() -> None:
 def test_keyword_search_also_indexes_each_han_character() -> None:
     tokens = index_tokens("有没有 Python 相关的书籍？")
     assert {"python", "书籍", "书", "籍", "相关", "相"} <= set(tokens)
-    assert "的" not in tokens and "有" not in tokens  # stop words, as words or characters
+    assert "的" not in tokens  # stop words, as words or characters
+    assert "有" not in tokens
     assert set(index_tokens("书呢？")) & set(tokens) == {"书"}  # a question's 书 meets the document's 书籍
     assert index_tokens("How do I create Binaries?") == tokenize("How do I create Binaries?")
     assert index_tokens("知识库", "simple") == ["知识库"]
